@@ -10,15 +10,14 @@ from tasks.chunking import ChunkingConfig
 from tasks.embedding import EmbedderConfig
 from tasks.indexing import IndexConfig
 from tasks.loaders import LoadLimits
+from tasks.validation import DocumentRules
 
 
 class ValidationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     max_quarantine_share: float = Field(0.05, ge=0, le=1)
-    min_chars: int = 1
-    max_chars: int = 2_000_000
-    max_bad_char_share: float = 0.01
+    documents: DocumentRules = Field(default_factory=DocumentRules)
 
 
 class PublishConfig(BaseModel):
@@ -41,7 +40,7 @@ class RunnerConfig(BaseModel):
 class ReindexConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = "data/samples/scifact"  # a folder or any fsspec URL
+    source: str = "data/samples/scifact/corpus.jsonl.gz"  # a folder or any fsspec URL
     include: list[str] = Field(default_factory=list)  # glob patterns on relative paths
     exclude: list[str] = Field(default_factory=list)
     limits: LoadLimits = Field(default_factory=LoadLimits)

@@ -67,16 +67,14 @@ class LoadedCorpus:
 def load_and_validate(run: ReindexRun) -> LoadedCorpus:
     """Load the source, validate documents (GX), quarantine failures, enforce the quarantine limit."""
     from tasks.loaders import load_source
-    from tasks.validation import DocumentRules, enforce_quarantine_limit, validate_documents
+    from tasks.validation import enforce_quarantine_limit, validate_documents
 
     cfg = run.config
     with run.stage("load"):
         source = run.settings.resolve(cfg.source) if "://" not in cfg.source else cfg.source
         result = load_source(str(source), cfg.limits, include=cfg.include or None, exclude=cfg.exclude or None)
     with run.stage("validate_documents"):
-        rules = DocumentRules(min_chars=cfg.validation.min_chars, max_chars=cfg.validation.max_chars,
-                              max_bad_char_share=cfg.validation.max_bad_char_share)
-        outcome = validate_documents(result.documents, rules)
+        outcome = validate_documents(result.documents, cfg.validation.documents)
     run.quarantined += [*result.quarantined, *outcome.quarantined]
     n_records = len(result.documents) + len(result.quarantined)
     run.counts.update(n_files=result.n_files, n_records=n_records, n_documents=len(outcome.valid))

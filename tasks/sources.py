@@ -42,7 +42,7 @@ class RejectedFileError(Exception):
 
 @dataclass(frozen=True)
 class SourceFile:
-    """One file of a source. ``rejection`` non-empty: never read it, quarantine it with that reason."""
+    """One file of a source. Non-empty ``rejection``: never read it, quarantine it with why."""
 
     rel_path: str  # posix, relative to the source root; the document id for single-document files
     url: str  # protocol-qualified, for messages and provenance
@@ -61,6 +61,8 @@ class SourceFile:
 def resolve_source(url: str | os.PathLike[str]) -> tuple[AbstractFileSystem, str, bool]:
     """``(fs, root_path, is_single_file)``; raise ``SourceError`` with what to do when unusable."""
     url = os.fspath(url)
+    if "://" not in url:
+        url = os.path.expanduser(url)
     try:
         fs, root = url_to_fs(url)
     except ImportError as exc:  # e.g. s3fs / gcsfs not installed
@@ -97,8 +99,8 @@ def list_source_files(url: str | os.PathLike[str], include: str | Sequence[str] 
     else:
         entries = _walk_fsspec(fs, root)
     includes, excludes = _patterns(include), _patterns(exclude)
-    files = [sf for sf in entries
-             if (not includes or _matches(sf.rel_path, includes)) and not _matches(sf.rel_path, excludes)]
+    files = [sf for sf in entries if (not includes or _matches(sf.rel_path, includes))
+             and not _matches(sf.rel_path, excludes)]
     return sorted(files, key=lambda sf: sf.rel_path)
 
 
@@ -109,18 +111,22 @@ def read_bytes(source_file: SourceFile, max_bytes: int) -> bytes:
     with open_binary(source_file) as stream:
         data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:  # grew after listing, or the store did not report a size
-        raise FileTooLarge(source_file.rel_path, source_file.size or len(data), max_bytes)
+        raise FileTooLarge(source_file.rel_path, max(source_file.size or 0, len(data)), max_bytes)
     return data
 
 
 @contextmanager
 def open_binary(source_file: SourceFile) -> Iterator[IO[bytes]]:
-    """A binary stream for streaming loaders. Local files open with O_NOFOLLOW (no swapped links)."""
+    """A binary stream for loaders; local files open with O_NOFOLLOW (no swapped-in links)."""
     if source_file.rejection:
         raise RejectedFileError(f"{source_file.rel_path}: {source_file.rejection}")
     fs = source_file.fs
     if fs is None or isinstance(fs, LocalFileSystem):
-        fd = os.open(source_file.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(source_file.path, flags)  # O_NONBLOCK: a FIFO swapped in cannot hang us
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RejectedFileError(f"{source_file.rel_path}: no longer a regular file")
         with os.fdopen(fd, "rb") as stream:
             yield stream
     else:
@@ -164,7 +170,8 @@ def _local_symlink(fs: AbstractFileSystem, root: str, entry: os.DirEntry[str],
                    rel: str) -> Iterator[SourceFile]:
     target = os.path.realpath(entry.path)
     if os.path.commonpath([root, target]) != root:
-        yield _rejected(fs, entry.path, rel, f"symlink escapes source root (-> {os.readlink(entry.path)})")
+        yield _rejected(fs, entry.path, rel,
+                        f"symlink escapes source root (-> {os.readlink(entry.path)})")
         return
     try:
         st = os.stat(target)
@@ -201,8 +208,9 @@ def _walk_fsspec(fs: AbstractFileSystem, root: str) -> Iterator[SourceFile]:
             reason = "symlink (not followed on remote filesystems)"
         if not reason and info.get("type", "file") != "file":
             reason = f"not a regular file (type {info.get('type')})"
-        yield SourceFile(rel_path=rel, url=fs.unstrip_protocol(name), path=name, size=info.get("size"),
-                         mtime=_mtime(info), checksum=_checksum(info), rejection=reason, fs=fs)
+        yield SourceFile(rel_path=rel, url=fs.unstrip_protocol(name), path=name,
+                         size=info.get("size"), mtime=_mtime(info), checksum=_checksum(info),
+                         rejection=reason, fs=fs)
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
@@ -225,12 +233,13 @@ def _unsafe_name(name: str, prefix: str, rel: str, parts: list[str]) -> str:
 def _single_file(fs: AbstractFileSystem, path: str) -> SourceFile:
     info = fs.info(path)
     return SourceFile(rel_path=path.rstrip("/").rsplit("/", 1)[-1], url=fs.unstrip_protocol(path),
-                      path=path, size=info.get("size"), mtime=_mtime(info), checksum=_checksum(info),
-                      fs=fs)
+                      path=path, size=info.get("size"), mtime=_mtime(info),
+                      checksum=_checksum(info), fs=fs)
 
 
 def _rejected(fs: AbstractFileSystem, path: str, rel: str, reason: str) -> SourceFile:
-    return SourceFile(rel_path=rel, url=fs.unstrip_protocol(path), path=path, rejection=reason, fs=fs)
+    return SourceFile(rel_path=rel, url=fs.unstrip_protocol(path), path=path, rejection=reason,
+                      fs=fs)
 
 
 def _utf8(name: str) -> bool:

@@ -1,0 +1,97 @@
+"""The reindex flow end to end on real Prefect, MLflow (SQLite), DVC (local remote), FAISS and MiniLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from flows.reindex import reindex
+from tasks.config_loader import load_config
+from tasks.configs import ReindexConfig
+from tasks.publishing import IndexStore, ReindexBusy, ReindexLock
+from tasks.retrieval import dense_search, embedder_for, open_index
+from tests.conftest import scifact_records, write_records
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def config(source, *overrides) -> ReindexConfig:
+    return load_config(ReindexConfig, None, [f"source={source}", *overrides])
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return write_records(tmp_path / "src", scifact_records(120))
+
+
+def test_publish_then_unchanged_then_incremental(workspace, corpus):
+    first = reindex(config(corpus), workspace)
+    assert first["status"] == "published", first
+    assert first["n_documents"] == 120 and first["n_embedded"] == first["n_chunks"] > 0
+    assert len(first["index_version"]) == 32
+
+    loaded = open_index(workspace.index_dir)
+    doc = scifact_records(1)[0]
+    hits = dense_search(loaded, embedder_for(loaded), [doc["title"]], k=3)[0]
+    assert hits[0].doc_id == doc["_id"]
+
+    client = MlflowClient(workspace.tracking_uri)
+    run = client.get_run(first["run_id"])
+    assert run.data.tags["nightshift.index_version"] == first["index_version"]
+    assert run.data.metrics["n_embedded"] == first["n_embedded"]
+    assert "seconds.embed" in run.data.metrics and "ann_recall_at_10" in run.data.metrics
+    assert run.data.params["embedder.model"] == "all-MiniLM-L6-v2"
+    artifacts = {a.path for a in client.list_artifacts(first["run_id"])}
+    assert {"manifest.json", "validation_summary.json", "result.json"} <= artifacts
+
+    second = reindex(config(corpus), workspace)
+    assert second["status"] == "unchanged" and second["n_embedded"] == 0
+    assert second["index_version"] == first["index_version"]
+
+    records = scifact_records(120)
+    for rec in records[:5]:
+        rec["text"] += " Edited sentence for the incremental test."
+    deleted = {rec["_id"] for rec in records[-3:]}
+    write_records(corpus, records[:-3])
+    third = reindex(config(corpus), workspace)
+    assert third["status"] == "published"
+    assert third["n_documents"] == 117
+    edited_chunks = 5  # each short SciFact abstract is one chunk
+    assert third["n_embedded"] == edited_chunks, third
+    assert third["n_reused"] == third["n_chunks"] - edited_chunks
+    loaded = open_index(workspace.index_dir)
+    assert deleted.isdisjoint(set(loaded.chunks["doc_id"]))
+    assert loaded.manifest.n_documents == 117
+    history = IndexStore(workspace.index_dir).history()
+    assert [h["index_version"] for h in history] == [first["index_version"], third["index_version"]]
+
+
+def test_rejected_build_leaves_current_untouched(workspace, corpus):
+    first = reindex(config(corpus), workspace)
+    before = IndexStore(workspace.index_dir).current()
+    rejected = reindex(config(corpus, "index.min_recall_at_10=1.5", "force=true"), workspace)
+    assert rejected["status"] == "rejected" and "recall" in rejected["reason"]
+    assert IndexStore(workspace.index_dir).current() == before
+    assert IndexStore(workspace.index_dir).current_version() == first["index_version"]
+
+
+def test_second_reindex_refuses_while_one_runs(workspace, corpus):
+    with ReindexLock(workspace.index_dir / ".reindex.lock"):
+        with pytest.raises(ReindexBusy, match="another reindex is running"):
+            reindex(config(corpus), workspace)
+    assert IndexStore(workspace.index_dir).current() is None
+
+
+def test_quarantine_share_over_limit_fails_without_publishing(workspace, tmp_path):
+    records = scifact_records(20) + [{"_id": f"empty-{i}", "title": "", "text": "   "} for i in range(5)]
+    source = write_records(tmp_path / "bad", records)
+    from tasks.validation import QuarantineLimitExceeded
+
+    with pytest.raises(QuarantineLimitExceeded, match="max_quarantine_share"):
+        reindex(config(source), workspace)
+    assert IndexStore(workspace.index_dir).current() is None
+    quarantine = list(workspace.quarantine_dir.glob("*.jsonl"))
+    reasons = [json.loads(line)["reason"] for line in quarantine[0].read_text().splitlines()]
+    assert len(reasons) == 5 and all(reasons)
