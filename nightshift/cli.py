@@ -56,7 +56,9 @@ def run_guarded(fn: Callable[[], Any]) -> Any:
         if STATE["debug"]:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        fail(f"{message} ({type(exc).__name__}; rerun with --debug for the traceback)")
+        if not type(exc).__module__.startswith(("tasks.", "flows.", "nightshift.")):
+            message += f" ({type(exc).__name__}; rerun with --debug for the traceback)"
+        fail(message)
 
 
 def default_config(name: str, given: Optional[Path]) -> Optional[Path]:

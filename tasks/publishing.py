@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from tasks.faults import crash_point
 from tasks.index_artifact import IndexCorrupted, read_manifest
 
 
@@ -76,6 +77,7 @@ class IndexStore:
         if tmp.is_symlink() or tmp.exists():
             tmp.unlink()
         os.symlink(os.path.relpath(build_dir, self.root), tmp)
+        crash_point("before_pointer_switch")
         os.replace(tmp, self.current_link)
         _fsync_dir(self.root)
         entry = {"published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from tasks.configs import ReindexConfig
+from tasks.faults import crash_point
 from tasks.documents import Chunk, Document, Quarantined, sha256_text
 from tasks.index_artifact import IndexCorrupted, IndexManifest, read_manifest, write_index_artifact
 from tasks.publishing import IndexStore
@@ -75,6 +76,7 @@ def load_and_validate(run: ReindexRun) -> LoadedCorpus:
         result = load_source(str(source), cfg.limits, include=cfg.include or None, exclude=cfg.exclude or None)
     with run.stage("validate_documents"):
         outcome = validate_documents(result.documents, cfg.validation.documents)
+    crash_point("after_load")
     run.quarantined += [*result.quarantined, *outcome.quarantined]
     n_records = len(result.documents) + len(result.quarantined)
     run.counts.update(n_files=result.n_files, n_records=n_records, n_documents=len(outcome.valid))
@@ -151,7 +153,8 @@ def embed(run: ReindexRun, chunks: list[Chunk]) -> tuple[list[Chunk], np.ndarray
     from tasks.vectorize import embed_chunks
 
     with run.stage("embed"), VectorCache(run.settings.cache_dir / "vectors.sqlite") as cache:
-        vectors, stats = embed_chunks(chunks, run.embedder, cache)
+        vectors, stats = embed_chunks(chunks, run.embedder, cache, group_size=16 * run.config.embedder.batch_size,
+                                      on_group=lambda done, total: done < total and crash_point("during_embedding"))
     run.counts.update({k: v for k, v in stats.as_dict().items() if k.startswith("n_")})
     with run.stage("validate_vectors"):
         outcome = validate_vectors([c.id for c in chunks], vectors, run.embedder.dim)
@@ -195,9 +198,11 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         snapshot_version=snapshot_version, source=run.config.source,
         n_documents=len(corpus.documents), n_chunks=len(chunks),
         validation={"ann_recall_at_10": check.recall_at_10, "n_queries": check.n_queries})
+    crash_point("before_index_write")
     with run.stage("write_index"):
         staging = run.store.staging_dir(run.build_id)
         manifest = write_index_artifact(staging, index, chunks, manifest)
+        crash_point("after_index_write")
         folder = run.store.promote(staging, run.build_id)
     run.counts["index_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
     return Build(True, folder, manifest)
@@ -211,6 +216,7 @@ def version_and_publish(run: ReindexRun, build: Build, repo: Any, snapshot_versi
         version = versioning.track(repo, build.folder)
         if run.settings.dvc_push:
             versioning.push(repo, build.folder)
+    crash_point("after_dvc_push")
     with run.stage("publish"):
         run.store.publish(build.folder, {"index_version": version, "snapshot_version": snapshot_version,
                                          "run_id": run.run_id, "source": run.config.source})
