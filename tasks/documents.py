@@ -12,9 +12,10 @@ DOC_TYPES = ("markdown", "text", "html", "pdf", "code", "record")
 
 
 def normalize_text(text: str) -> str:
-    """NFC-normalise and strip trailing whitespace per line; the form that is hashed and chunked."""
+    """NFC-normalise, unify newlines, strip trailing blanks per line; the form that is hashed and chunked."""
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+    # Strip spaces and tabs only: a form feed marks a PDF page break and must survive.
+    return "\n".join(line.rstrip(" \t") for line in text.split("\n")).strip(" \t\n")
 
 
 def sha256_text(*parts: str) -> str:

@@ -107,6 +107,7 @@ class BatchedEmbedder:
         self.counter = HFTokenCounter.for_model(tokenizer, settings.max_tokens, settings.passage_prefix)
         self.fingerprint = sha256_text(json.dumps({
             "name": name, "weights_sha256": _weights_digest(str(weights)), "backend": backend,
+            "tokenizer_sha256": _tokenizer_digest(tokenizer),
             "pooling": settings.pooling, "normalize": settings.normalize,
             "max_tokens": settings.max_tokens, "query_prefix": settings.query_prefix,
             "passage_prefix": settings.passage_prefix,
@@ -211,6 +212,15 @@ def _override(base: ModelSettings, cfg: EmbedderConfig) -> ModelSettings:
         query_prefix=base.query_prefix if cfg.query_prefix is None else cfg.query_prefix,
         passage_prefix=base.passage_prefix if cfg.passage_prefix is None else cfg.passage_prefix,
     )
+
+
+def _tokenizer_digest(tokenizer: Any) -> str:
+    """The tokenizer decides chunk boundaries and token ids: its vocabulary is part of the fingerprint."""
+    folder = Path(getattr(tokenizer, "name_or_path", "") or ".")
+    for name in ("tokenizer.json", "vocab.txt"):
+        if (folder / name).is_file():
+            return _weights_digest(str(folder / name))
+    return sha256_text(json.dumps(sorted(tokenizer.get_vocab().items())))
 
 
 @lru_cache(maxsize=16)

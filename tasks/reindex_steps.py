@@ -135,6 +135,10 @@ def chunk_and_validate(run: ReindexRun, corpus: LoadedCorpus) -> list[Chunk]:
 
     with run.stage("chunk"):
         chunks = chunk_documents(corpus.documents, run.embedder.counter, run.config.chunking)
+    chunked = {c.doc_id for c in chunks}
+    run.quarantined += [Quarantined(d.id, str(d.metadata.get("source_file", "")), "chunk",
+                                    "document produced no chunk (no text after chunking)")
+                        for d in corpus.documents if d.id not in chunked]
     with run.stage("validate_chunks"):
         outcome = validate_chunks(chunks, run.embedder.counter.max_tokens)
     run.quarantined += outcome.quarantined

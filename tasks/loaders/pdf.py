@@ -1,8 +1,7 @@
 """PDF loader (pypdf): one Document per file, pages joined with form feed ``\\f``.
 
-``text.split("\\f")[i]`` is page ``first_page + i`` (``first_page`` is in the metadata only when
-leading pages have no text; empty pages in the middle stay as ``\\f\\f``; trailing empty pages
-vanish in normalisation, ``n_pages`` still counts them).
+``text.split("\\f")[i]`` is page ``i + 1`` (empty pages stay as empty strings between form feeds;
+trailing empty pages vanish in normalisation, ``n_pages`` still counts them).
 
 Guards: a ``%PDF-`` header and ``%%EOF`` trailer are required (pypdf would otherwise "recover" a
 truncated file silently), every pypdf stream decoder is capped at ``max_pdf_stream_bytes`` of
@@ -76,9 +75,6 @@ def _extract(data: bytes, source: SourceFile, limits: LoadLimits) -> Document:
     if not any(pages):
         raise LoadRejected("no extractable text in PDF (scanned or image-only?)")
     metadata: dict[str, object] = {"source_file": source.rel_path, "n_pages": n_pages}
-    leading_empty = next(i for i, page in enumerate(pages) if page)
-    if leading_empty:  # normalisation strips the leading page breaks; say where page 1 of text is
-        metadata["first_page"] = leading_empty + 1
     info_title = reader.metadata.title if reader.metadata else None
     title = info_title.strip() if isinstance(info_title, str) and info_title.strip() else ""
     return Document.create(id=source.rel_path, text=PAGE_BREAK.join(pages),

@@ -195,8 +195,8 @@ def test_encrypted_pdf(tmp_path):
 def test_pdf_leading_empty_pages_are_located(tmp_path):
     result = _load_one(tmp_path, "cover.pdf", minimal_pdf(["", "body one", "", "body two"]))
     (doc,) = result.documents
-    assert doc.metadata == {"source_file": "cover.pdf", "n_pages": 4, "first_page": 2}
-    assert doc.text.split("\f") == ["body one", "", "body two"]
+    assert doc.metadata == {"source_file": "cover.pdf", "n_pages": 4}
+    assert doc.text.split("\f") == ["", "body one", "", "body two"]  # page i+1 is split("\f")[i]
 
 
 # -- text decoding ----------------------------------------------------------------------------
