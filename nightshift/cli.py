@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -74,6 +75,24 @@ def load_settings(path: Optional[Path]):
     return Settings.load(default_config("settings", path))
 
 
+class _NoTraceback(logging.Filter):
+    """Keep Prefect's one-line failure messages but drop their tracebacks (shown with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_tracebacks() -> None:
+    """Called after Prefect is imported (its logging is configured then)."""
+    if STATE["debug"]:
+        return
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs", ""):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, _NoTraceback) for f in handler.filters):
+                handler.addFilter(_NoTraceback())
+
+
 @contextlib.contextmanager
 def json_stdout(enabled: bool):
     """With --json, everything else printed goes to stderr so the last stdout line is the JSON."""
@@ -112,6 +131,7 @@ def reindex(
         from tasks.config_loader import load_config
         from tasks.configs import ReindexConfig
 
+        quiet_tracebacks()
         overrides = list(set_ or []) + ([f"source={source}"] if source else [])
         cfg = load_config(ReindexConfig, default_config("reindex", config), overrides)
         with json_stdout(as_json):
@@ -148,3 +168,5 @@ def search(
 
 
 from nightshift import cli_index  # noqa: E402,F401  (registers `nightshift index ...`)
+from nightshift import cli_benchmark  # noqa: E402,F401  (registers `nightshift benchmark`)
+from nightshift import cli_evaluate  # noqa: E402,F401  (registers `nightshift evaluate`)

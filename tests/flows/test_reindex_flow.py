@@ -95,3 +95,38 @@ def test_quarantine_share_over_limit_fails_without_publishing(workspace, tmp_pat
     quarantine = list(workspace.quarantine_dir.glob("*.jsonl"))
     reasons = [json.loads(line)["reason"] for line in quarantine[0].read_text().splitlines()]
     assert len(reasons) == 5 and all(reasons)
+
+
+def test_broken_source_quarantines_each_bad_file_and_indexes_the_rest(workspace, tmp_path):
+    from tests.fixtures.broken_source import make_broken_source
+
+    expected = make_broken_source(tmp_path / "broken", n_good=40, big_file_mb=50)
+    result = reindex(config(expected["root"], "validation.max_quarantine_share=0.5"), workspace)
+    assert result["status"] == "published", result
+    quarantine = [json.loads(line) for line in
+                  (workspace.quarantine_dir / f"{result['build_id']}.jsonl").read_text().splitlines()]
+    reasons = {q["id"]: q["reason"] for q in quarantine}
+    for qid, prefix in expected["quarantined"].items():
+        assert reasons.get(qid, "").startswith(prefix), (qid, reasons.get(qid))
+    loaded = open_index(workspace.index_dir)
+    assert set(loaded.chunks["doc_id"]) == set(expected["good"])
+    only_bad = set(expected["quarantined"]) - set(expected["good"])  # a duplicate id keeps its first copy
+    assert not (set(loaded.chunks["doc_id"]) & only_bad)
+
+
+def test_restore_a_version_on_a_fresh_workspace(workspace, corpus, tmp_path):
+    from tasks.settings import Settings
+    from tasks.versioning import ensure_repo, restore
+
+    first = reindex(config(corpus), workspace)
+    fresh_root = tmp_path / "fresh"
+    fresh_root.mkdir()
+    fresh = Settings(workspace=fresh_root, dvc_remote_url=workspace.dvc_remote_url).resolved()
+    repo = ensure_repo(fresh.workspace, fresh.dvc_remote_name, fresh.dvc_remote_url)
+    folder = restore(repo, first["index_version"], IndexStore(fresh.index_dir).builds, name="restored")
+    from tasks.index_artifact import load_index_artifact
+
+    restored = load_index_artifact(folder)
+    original = open_index(workspace.index_dir)
+    assert restored.manifest == original.manifest
+    assert restored.chunks.equals(original.chunks)

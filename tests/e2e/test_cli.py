@@ -1,0 +1,84 @@
+"""The ``nightshift`` command as a user runs it: JSON contract, errors, search, restore, concurrency."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import scifact_records, write_records
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def cli(workspace, *args, timeout=600, wait=True):
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "NIGHTSHIFT_WORKSPACE": str(workspace.workspace), "NIGHTSHIFT_DVC_REMOTE_URL": workspace.dvc_remote_url}
+    cmd = [sys.executable, "-m", "nightshift", *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=workspace.workspace)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=workspace.workspace)
+
+
+def last_json(stdout: str):
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def test_reindex_search_list_restore_contract(workspace, tmp_path):
+    source = write_records(tmp_path / "src", scifact_records(60))
+    proc = cli(workspace, "reindex", "--source", str(source), "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = last_json(proc.stdout)
+    for key in ("run_id", "status", "index_version", "n_documents", "n_chunks", "n_embedded", "n_reused",
+                "n_quarantined", "seconds"):
+        assert key in result
+    assert result["status"] == "published" and result["n_documents"] == 60
+
+    title = scifact_records(60)[10]["title"]
+    proc = cli(workspace, "search", title, "--k", "3", "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hits = last_json(proc.stdout)
+    assert len(hits) == 3 and hits[0]["doc_id"] == scifact_records(60)[10]["_id"]
+    assert set(hits[0]) >= {"doc_id", "chunk_id", "score", "text", "metadata"}
+
+    listed = last_json(cli(workspace, "index", "list", "--json").stdout)
+    assert [b["version"] for b in listed["builds"] if b["current"]] == [result["index_version"]]
+
+    proc = cli(workspace, "index", "restore", result["index_version"], "--json")
+    assert proc.returncode == 0 and last_json(proc.stdout)["n_chunks"] == result["n_chunks"]
+
+
+def test_errors_are_one_line_and_name_the_cause(workspace, tmp_path):
+    proc = cli(workspace, "reindex", "--set", "index.kidn=flat")
+    assert proc.returncode == 1
+    assert "index.kidn: unknown key (did you mean 'kind'?)" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    proc = cli(workspace, "reindex", "--source", str(tmp_path / "missing"), "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert str(tmp_path / "missing") in proc.stderr.strip().splitlines()[-1]
+
+    proc = cli(workspace, "search", "anything")
+    assert proc.returncode == 1 and "nightshift reindex" in proc.stderr
+
+
+def test_two_reindexes_at_once_one_refuses_clearly(workspace, tmp_path):
+    source = write_records(tmp_path / "src", scifact_records(150))
+    first = cli(workspace, "reindex", "--source", str(source), "--json", wait=False)
+    second = cli(workspace, "reindex", "--source", str(source), "--json", wait=False)
+    out1, err1 = first.communicate(timeout=600)
+    out2, err2 = second.communicate(timeout=600)
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 1], (err1[-1500:], err2[-1500:])
+    loser_err = err1 if first.returncode else err2
+    assert "another reindex is running" in loser_err
+    winner = last_json(out1 if first.returncode == 0 else out2)
+    assert winner["status"] == "published"
+    again = cli(workspace, "reindex", "--source", str(source), "--json")
+    assert last_json(again.stdout)["status"] == "unchanged"
