@@ -112,7 +112,16 @@ class BatchedEmbedder:
             "max_tokens": settings.max_tokens, "query_prefix": settings.query_prefix,
             "passage_prefix": settings.passage_prefix,
         }, sort_keys=True))[:16]
-        self.dim = int(self.encode(["dimension probe"]).shape[1])
+        self._dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            self._dim = self._known_dim() or int(self.encode(["dimension probe"]).shape[1])
+        return self._dim
+
+    def _known_dim(self) -> int | None:
+        return None
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "fingerprint": self.fingerprint, "dim": self.dim,
@@ -121,7 +130,7 @@ class BatchedEmbedder:
     def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray:
         prefix = self.settings.query_prefix if kind == "query" else self.settings.passage_prefix
         texts = [prefix + t for t in texts]
-        out = np.zeros((len(texts), getattr(self, "dim", 0) or 1), dtype=np.float32)
+        out = np.zeros((len(texts), self._dim or 0), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         parts: dict[int, np.ndarray] = {}
         for start in range(0, len(texts), self.batch_size):
@@ -153,15 +162,26 @@ class BatchedEmbedder:
 class TorchEmbedder(BatchedEmbedder):
     def __init__(self, name: str, folder: Path, cfg: EmbedderConfig) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoTokenizer
 
         torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
-        self.model = AutoModel.from_pretrained(str(folder)).to(cfg.device).eval()
-        self.device = cfg.device
+        self.folder, self.device, self._model = folder, cfg.device, None  # weights load on first encode
         settings = _override(ModelSettings.read(folder, tokenizer), cfg)
         weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).exists()), folder / "config.json")
         super().__init__(name, tokenizer, settings, weights, cfg.batch_size, "torch")
+
+    @property
+    def model(self):
+        if self._model is None:
+            from transformers import AutoModel
+
+            self._model = AutoModel.from_pretrained(str(self.folder)).to(self.device).eval()
+        return self._model
+
+    def _known_dim(self) -> int | None:
+        config = json.loads((self.folder / "config.json").read_text())
+        return int(config["hidden_size"]) if "hidden_size" in config else None
 
     def _forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         import torch
