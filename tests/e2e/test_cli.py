@@ -82,3 +82,38 @@ def test_two_reindexes_at_once_one_refuses_clearly(workspace, tmp_path):
     assert winner["status"] == "published"
     again = cli(workspace, "reindex", "--source", str(source), "--json")
     assert last_json(again.stdout)["status"] == "unchanged"
+
+
+def test_dvc_repro_runs_the_reindex_stage(workspace, tmp_path):
+    """dvc.yaml's stage calls the same CLI; nested DVC operations (snapshot/index tracking) work under repro."""
+    import shutil
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    project = workspace.workspace
+    source = write_records(project / "data" / "samples" / "scifact", scifact_records(30))
+    (project / "configs").mkdir()
+    shutil.copy(ROOT / "dvc.yaml", project / "dvc.yaml")
+    cfg = yaml.safe_load((ROOT / "configs" / "reindex.yaml").read_text())
+    cfg["source"] = str(source / "corpus.jsonl")
+    (project / "configs" / "reindex.yaml").write_text(yaml.safe_dump(cfg))
+    stage = yaml.safe_load((project / "dvc.yaml").read_text())["stages"]["reindex"]
+    stage["deps"] = ["configs/reindex.yaml", "data/samples/scifact/corpus.jsonl"]
+    (project / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"reindex": stage}}))
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=project, check=True)
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NIGHTSHIFT_WORKSPACE": str(project),
+           "NIGHTSHIFT_DVC_REMOTE_URL": workspace.dvc_remote_url,
+           "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
+    report = json.loads((project / "data" / "reports" / "reindex.json").read_text().strip().splitlines()[-1])
+    assert report["status"] == "published" and report["n_documents"] == 30
+    assert (project / "dvc.lock").is_file()
+    again = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, env=env, capture_output=True,
+                           text=True, timeout=600)
+    assert again.returncode == 0 and "didn't change" in (again.stdout + again.stderr).lower()
