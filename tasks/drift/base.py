@@ -65,7 +65,8 @@ def check_params(alpha: float, min_samples: int) -> None:
         raise ValueError(f"min_samples must be >= 2, got {min_samples}")
 
 
-def _as_numeric(x: Any, what: str, ndim: int) -> np.ndarray:
+def as_numeric(x: Any, what: str, ndim: int) -> np.ndarray:
+    """``x`` as a numeric array of rank ``ndim`` with only finite values, else ValueError."""
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{what} must be numeric, got dtype {arr.dtype}")
@@ -89,14 +90,14 @@ def _check_sizes(name: str, sizes: dict[str, int], min_samples: int) -> None:
 
 def validate_pair(name: str, reference: Any, current: Any, *, ndim: int,
                   min_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return read-only-in-spirit views of two numeric samples after checking them.
+    """Return both samples as numeric arrays (no copy) after checking them.
 
     Raises ``ValueError`` for non-numeric data, wrong rank, NaN/inf or a dimension mismatch,
     and ``NotEnoughData`` when a side has fewer than ``min_samples`` rows.
     Arrays are not copied: callers must not write to them.
     """
-    ref = _as_numeric(reference, f"{name}: reference", ndim)
-    cur = _as_numeric(current, f"{name}: current", ndim)
+    ref = as_numeric(reference, f"{name}: reference", ndim)
+    cur = as_numeric(current, f"{name}: current", ndim)
     if ndim == 2 and ref.shape[1] != cur.shape[1]:
         raise ValueError(f"{name}: dimension mismatch: reference has {ref.shape[1]} columns, "
                          f"current has {cur.shape[1]}")

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from scipy.stats import chi2 as chi2_dist
 
 from tasks.drift.base import DriftResult, check_params, decide, register, validate_categories
-from scipy.stats import chi2 as chi2_dist
 
 
 def chi2_statistic(table: np.ndarray) -> np.ndarray:
@@ -56,7 +56,8 @@ class Chi2Test:
                            np.bincount(codes[len(ref):], minlength=k)]).astype(np.int64)
         n_total = int(table.sum())
         ref_share, cur_share = table[0] / len(ref), table[1] / len(cur)
-        unseen = {str(c): float(s) for c, s, r in zip(categories, cur_share, table[0]) if r == 0}
+        unseen = {str(c): float(s) for c, s in zip(categories[table[0] == 0],
+                                                   cur_share[table[0] == 0], strict=True)}
         if k < 2:
             stat, p, method = 0.0, 1.0, "constant"
         else:

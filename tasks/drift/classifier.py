@@ -4,16 +4,23 @@ Which null is valid. Pooled out-of-fold scores do NOT have the Mann-Whitney null
 distribution under H0: the score of a point in fold j comes from a model trained on the other
 folds, i.e. on the *labels* of points whose own scores are then compared with it, so scores
 and labels are not independent across folds (CV estimates are known to vary more than their
-binomial/Mann-Whitney approximation). Two exact alternatives are offered:
+binomial/Mann-Whitney approximation). Measured: at alpha=0.05 the pooled out-of-fold
+Mann-Whitney test flagged 10.7% of 300 A/A pairs of MiniLM query embeddings (n=300+300) and
+8.7% at n=40+40. Two exact alternatives are offered:
 
-* ``null="permutation"`` (default): the whole procedure (random stratified folds, fit, mean
+* ``null="holdout"`` (default): one stratified 50/50 split; fit on one half and apply the
+  one-sided Mann-Whitney test to the held-out scores. Given the fitted model, held-out scores
+  are iid and independent of held-out labels under H0, so the Mann-Whitney null is exact.
+  One fit, and a continuous p-value (no permutation floor to worry about under Holm).
+* ``null="permutation"``: the whole procedure (random stratified folds, fit, mean
   per-fold AUC) is re-run on ``n_permutations`` relabellings of the pooled sample. Under H0
   the labels are exchangeable, so p = (1 + #{AUC_perm >= AUC_obs}) / (1 + B) is exact.
   The feature map (PCA fitted on the *pooled* sample) ignores labels, so it is computed once.
-* ``null="holdout"``: one stratified 50/50 split; fit on one half and apply the one-sided
-  Mann-Whitney test to the held-out scores. Given the fitted model, held-out scores are iid
-  and independent of held-out labels under H0, so the Mann-Whitney null is exact. One fit
-  instead of ``k * (B + 1)``, at the price of power (half the data trains, half tests).
+  It costs ``n_folds * (n_permutations + 1)`` fits, and p >= 1 / (1 + n_permutations).
+
+Why holdout is the default: on MiniLM query embeddings with 10% of current from a new topic
+(n=300+300) the two had the same power within noise (about 0.40-0.45 at alpha=0.05), while
+the permutation null costs ~1,000 fits instead of one.
 """
 
 from __future__ import annotations
@@ -69,17 +76,19 @@ class ClassifierTest:
     its null distribution allows (one-sided). ``statistic`` is the AUC; ``effect_size`` is
     ``2·AUC - 1`` (0 = indistinguishable, 1 = perfectly separable).
 
-    Features are the pooled sample projected on ``n_components`` whitened PCA components
-    (``None``: raw features), which keeps ``k * (n_permutations + 1)`` fits affordable.
+    Features: the pooled sample projected on its top ``n_components`` PCA axes (``None``:
+    raw centred features), rescaled by one scalar to unit mean variance so ``C`` does not
+    depend on the embedding scale. Not whitened: whitening gives noise directions the same
+    weight as the dominant ones and cost power in our checks.
     """
 
     name: ClassVar[str]
     alpha: float = 0.05
-    null: Literal["permutation", "holdout"] = "permutation"
+    null: Literal["holdout", "permutation"] = "holdout"
     n_permutations: int = 200
     n_folds: int = 5
     n_components: int | None = 32
-    C: float = 1.0
+    C: float = 0.1
     seed: int = 0
     min_samples: int = 20
     max_samples: int | None = 1000
@@ -95,8 +104,10 @@ class ClassifierTest:
     def _features(self, pooled: np.ndarray) -> np.ndarray:
         if self.n_components is None or self.n_components >= min(pooled.shape):
             x = pooled - pooled.mean(axis=0)
-            return x / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
-        return PCA(self.n_components, whiten=True, random_state=self.seed).fit_transform(pooled)
+        else:
+            x = PCA(self.n_components, random_state=self.seed).fit_transform(pooled)
+        scale = float(np.sqrt(x.var(axis=0).mean()))
+        return x / scale if scale > 0 else x
 
     def __call__(self, reference: np.ndarray, current: np.ndarray) -> DriftResult:
         ref, cur = validate_pair(self.name, reference, current, ndim=2,

@@ -102,6 +102,7 @@ class MMDTest:
             drift=decide(p, self.alpha, effect, self.threshold), effect_size=effect,
             alpha=self.alpha, threshold=self.threshold,
             details={"bandwidth": float(sigma), "n_reference": len(ref), "n_current": len(cur),
-                     "null_mean": float(null_arr.mean()), "null_q95": float(np.quantile(null_arr, 0.95)),
+                     "null_mean": float(null_arr.mean()),
+                     "null_q95": float(np.quantile(null_arr, 0.95)),
                      "n_permutations": self.n_permutations},
         )

@@ -8,8 +8,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from scipy.stats import false_discovery_control, ks_2samp
 
-from tasks.drift.base import (DriftResult, NotEnoughData, check_params, decide, register,
-                              validate_pair)
+from tasks.drift.base import DriftResult, check_params, decide, register, validate_pair
 
 
 def fit_components(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,44 +32,37 @@ class PCAKSTest:
 
     Where the axes come from matters (``fit_on``):
 
-    * ``"reference_split"`` (default): axes fitted on a random half of the reference; the
-      other half is tested against current. Exact, because axes are independent of tested data.
-    * ``"pooled"``: axes fitted on reference+current. Exact too (the axes do not depend on
-      which rows are labelled current) and uses all data, but the axes move with each window.
-    * ``"reference"``: axes fitted on the whole reference, which is then tested with them.
-      The reference's own variance is inflated along axes fitted to it (overfitting when
-      dim ~ n), so KS sees a scale difference that is not there: false alarms above ``alpha``.
-      Kept for comparison with tools that do this.
+    * ``"pooled"`` (default): axes fitted on reference+current. Exact: the axes do not depend
+      on which rows are labelled current, so under H0 the labels are still exchangeable given
+      the projections and the KS null holds. A region that exists only in current gets its
+      own axis, which is where the power comes from.
+    * ``"reference"``: axes fitted on the reference, which is then tested along them. The
+      reference's variance is inflated along axes fitted to it (overfitting when dim ~ n),
+      so KS sees a scale difference that is not there. Measured A/A false-alarm rate at
+      alpha=0.05, dim 384, n=50+50 Gaussian with a flat spectrum: 99%; on MiniLM query
+      embeddings (few dominant directions) it stayed near 5%. Kept for comparison with
+      tools that fit on the reference; do not use it to make decisions.
     """
 
     name: ClassVar[str]
     alpha: float = 0.05
     n_components: int = 10
-    fit_on: Literal["reference_split", "pooled", "reference"] = "reference_split"
-    seed: int = 0
+    fit_on: Literal["pooled", "reference"] = "pooled"
     min_samples: int = 20
     threshold: float | None = None
 
     def __post_init__(self) -> None:
         check_params(self.alpha, self.min_samples)
-        if self.fit_on not in ("reference_split", "pooled", "reference"):
+        if self.fit_on not in ("pooled", "reference"):
             raise ValueError(f"unknown fit_on {self.fit_on!r}")
         if self.n_components < 1:
             raise ValueError("n_components must be >= 1")
 
     def __call__(self, reference: np.ndarray, current: np.ndarray) -> DriftResult:
-        min_ref = 2 * self.min_samples if self.fit_on == "reference_split" else self.min_samples
-        ref, cur = validate_pair(self.name, reference, current, ndim=2, min_samples=self.min_samples)
-        if len(ref) < min_ref:
-            raise NotEnoughData(f"{self.name}: fit_on='reference_split' needs at least {min_ref} "
-                                f"reference rows (half fits the axes), got {len(ref)}")
+        ref, cur = validate_pair(self.name, reference, current, ndim=2,
+                                 min_samples=self.min_samples)
         ref, cur = ref.astype(np.float64), cur.astype(np.float64)
-        if self.fit_on == "reference_split":
-            order = np.random.default_rng(self.seed).permutation(len(ref))
-            half = len(ref) // 2
-            basis, ref = ref[order[:half]], ref[order[half:]]
-        else:
-            basis = np.concatenate([ref, cur]) if self.fit_on == "pooled" else ref
+        basis = np.concatenate([ref, cur]) if self.fit_on == "pooled" else ref
         k = min(self.n_components, basis.shape[1], len(basis) - 1)
         mean, axes = fit_components(basis, k)
         z_ref, z_cur = (ref - mean) @ axes.T, (cur - mean) @ axes.T
@@ -86,5 +78,5 @@ class PCAKSTest:
             details={"fit_on": self.fit_on, "n_components": k, "ks_statistics": stats.tolist(),
                      "p_values": pvals.tolist(), "bh_adjusted": adjusted.tolist(),
                      "rejected_components": np.flatnonzero(adjusted <= self.alpha).tolist(),
-                     "n_reference_tested": len(ref), "n_current": len(cur)},
+                     "n_reference": len(ref), "n_current": len(cur)},
         )
