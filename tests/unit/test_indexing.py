@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from tasks.indexing import IndexConfig, build_index, choose_index_spec, search, validate_index
+
+
+def unit_vectors(n, dim=32, seed=0):
+    x = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n, kind", [(10, "flat"), (49_999, "flat"), (50_000, "hnsw"), (2_000_000, "hnsw"),
+                                     (2_000_001, "ivfpq")])
+def test_auto_rule(n, kind):
+    assert choose_index_spec(n, 384, IndexConfig()).kind == kind
+
+
+def test_flat_is_exact_and_validates():
+    x = unit_vectors(300)
+    index = build_index(x, choose_index_spec(300, 32, IndexConfig()))
+    scores, ids = search(index, x[:5], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2, 3, 4]
+    check = validate_index(index, x, min_recall=0.99)
+    assert check.ok and check.recall_at_10 == 1.0
+
+
+def test_low_recall_ivf_is_rejected_with_reason():
+    x = unit_vectors(2000, dim=64)
+    spec = choose_index_spec(2000, 64, IndexConfig(kind="ivf", ivf_nlist=64, ivf_nprobe=1))
+    check = validate_index(build_index(x, spec), x, min_recall=0.99, n_queries=100)
+    assert not check.ok and "index.min_recall_at_10" in check.reason
+
+
+def test_count_mismatch_fails():
+    x = unit_vectors(50)
+    index = build_index(x[:40], choose_index_spec(40, 32, IndexConfig()))
+    check = validate_index(index, x, min_recall=0.9)
+    assert not check.ok and "40 vectors but there are 50 chunks" in check.reason
