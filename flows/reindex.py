@@ -8,16 +8,16 @@ from __future__ import annotations
 from prefect import flow
 
 from tasks import reindex_tasks as t
+from tasks.concurrency import reindex_slot
 from tasks.configs import ReindexConfig
-from tasks.publishing import ReindexLock
+from tasks.flow_registry import configured
 from tasks.settings import Settings
 
 
 @flow(name="reindex", log_prints=True)
 def reindex(config: ReindexConfig | None = None, settings: Settings | None = None) -> dict:
-    config, settings = config or ReindexConfig(), settings or Settings.load()
-    lock = settings.index_dir / ".reindex.lock"
-    with ReindexLock(lock, timeout=config.lock_timeout_seconds):
+    config, settings = configured("reindex", config, settings)
+    with reindex_slot(settings.index_dir / ".reindex.lock", config.lock_timeout_seconds):
         run = t.open_run(config, settings)
         try:
             corpus = t.load_and_validate(run)
@@ -31,8 +31,15 @@ def reindex(config: ReindexConfig | None = None, settings: Settings | None = Non
             chunks, vectors = t.embed(run, chunks)
             build = t.build_validated_index(run, corpus, chunks, vectors, snapshot)
             if not build.ok:
-                return t.finish_run(run, "rejected", reason=build.reason, snapshot_version=snapshot,
-                                    validation=corpus.validation)
+                return t.reject(run, build.reason, snapshot, corpus.validation)
+            gate = t.publication_gate(run, build)
+            if gate.status == "rejected":
+                return t.reject(run, f"publication gate: {gate.reason}", snapshot, corpus.validation)
+            if gate.status == "inconclusive":
+                review = t.human_review(run, gate)
+                if not review.approved:
+                    return t.reject(run, f"publication gate inconclusive, review {review.outcome}: {review.note}",
+                                    snapshot, corpus.validation)
             version = t.version_and_publish(run, build, repo, snapshot)
             return t.finish_run(run, "published", version, snapshot_version=snapshot,
                                 manifest=build.manifest, validation=corpus.validation)

@@ -167,6 +167,7 @@ def search(
     emit(hits, as_json, print_hits)
 
 
-from nightshift import cli_index  # noqa: E402,F401  (registers `nightshift index ...`)
+from nightshift import cli_backfill, cli_index, cli_serve, cli_tracking, cli_ui  # noqa: E402,F401  (register their commands)
 from nightshift import cli_benchmark  # noqa: E402,F401  (registers `nightshift benchmark`)
 from nightshift import cli_evaluate  # noqa: E402,F401  (registers `nightshift evaluate`)
+from nightshift import cli_drift  # noqa: E402,F401  (registers `nightshift drift`)

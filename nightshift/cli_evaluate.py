@@ -17,6 +17,7 @@ from nightshift.cli import (
     emit,
     json_stdout,
     load_settings,
+    quiet_tracebacks,
     run_guarded,
 )
 
@@ -27,7 +28,7 @@ def print_evaluation(r: dict[str, Any]) -> None:
     from nightshift.render import console
 
     colour = "green" if r["status"] == "pass" else "red"
-    console.print(f"[bold {colour}]{r['status'].upper()}[/] {r['reason']}", highlight=False)
+    console.print(f"[bold {colour}]{r['status'].upper()}[/] {r['reason']}", highlight=False, soft_wrap=True)
     table = Table("metric", "tonight", "Δ vs champion", header_style="bold")
     for name, value in r["metrics"].items():
         delta = r["delta"].get(name)
@@ -35,11 +36,11 @@ def print_evaluation(r: dict[str, Any]) -> None:
     console.print(table)
     if r.get("p_value") is not None:
         console.print(f"{r['gate_metric']}: CI [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], "
-                      f"p={r['p_value']:.4g}, n={r['n_queries']}; champion {r['champion_run_id']}")
+                      f"p={r['p_value']:.4g}, n={r['n_queries']}; champion {r['champion_run_id']}", soft_wrap=True)
     for message in r.get("golden_messages", []):
-        console.print(f"golden set: {message}", highlight=False)
+        console.print(f"golden set: {message}", highlight=False, soft_wrap=True)
     console.print(f"report: {r['report']}\nreview queue ({r['n_review']} rows): {r['review_queue']}\n"
-                  f"MLflow run {r['run_id']} (`nightshift ui`)")
+                  f"MLflow run {r['run_id']} (`nightshift ui`)", highlight=False, soft_wrap=True)
 
 
 def _promote(run_id: str, settings: Optional[Path]) -> dict:
@@ -77,7 +78,8 @@ def evaluate(
         from tasks.evaluation.config import EvaluateConfig
         from tasks.evaluation.flow_tasks import GateFailed
 
-        overrides = list(set_ or []) + ([f"golden.dir={golden}"] if golden else []) + (
+        quiet_tracebacks()
+        overrides = list(set_ or []) + ([f"golden.dir={golden.resolve()}"] if golden else []) + (
             [f"index_version={index_version}"] if index_version else [])
         cfg = load_config(EvaluateConfig, default_config("evaluate", config), overrides)
         with json_stdout(as_json):

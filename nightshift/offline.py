@@ -19,6 +19,10 @@ OFFLINE_DEFAULTS = {
     "GIT_PYTHON_REFRESH": "quiet",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
+    # A down MLflow server should cost seconds, not minutes, before nightshift spools to disk.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
 }
 
 

@@ -42,3 +42,12 @@ def print_versions(data: dict[str, Any]) -> None:
                       str(b.get("n_chunks", "?")), b.get("index_spec", b.get("error", "")), b.get("created_at", ""))
     console.print(table)
     console.print(f"{len(data['history'])} publications in history.jsonl (* = current)")
+
+
+def print_backfill(summary: dict[str, Any]) -> None:
+    table = Table("date", "status", "index version", "MLflow run", "reason")
+    for row in summary["dates"]:
+        table.add_row(row["date"], row["status"], row["index_version"][:12], row["run_id"][:12], row["reason"][:80])
+    console.print(table)
+    console.print(f"{summary['flow']} {summary['start']}..{summary['end']}: "
+                  + ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items())))

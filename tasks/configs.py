@@ -8,8 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.chunking import ChunkingConfig
 from tasks.embedding import EmbedderConfig
+from tasks.evaluation.publication import PublicationGateConfig
 from tasks.indexing import IndexConfig
 from tasks.loaders import LoadLimits
+from tasks.notify import NotifyConfig
 from tasks.validation import DocumentRules
 
 
@@ -50,5 +52,7 @@ class ReindexConfig(BaseModel):
     index: IndexConfig = Field(default_factory=IndexConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
+    gate: PublicationGateConfig = Field(default_factory=PublicationGateConfig)  # candidate vs current on the golden set
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)  # "fail": rejected index, "error": the run crashed
     lock_timeout_seconds: float = Field(0.0, ge=0)  # 0: refuse at once if another reindex runs
     force: bool = False  # rebuild even when the corpus is unchanged

@@ -6,7 +6,6 @@ checked at load: a truncated or swapped file is refused with a clear message, ne
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone

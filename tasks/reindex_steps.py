@@ -20,18 +20,17 @@ from tasks.faults import crash_point
 from tasks.documents import Chunk, Document, Quarantined, sha256_text
 from tasks.index_artifact import IndexCorrupted, IndexManifest, read_manifest, write_index_artifact
 from tasks.publishing import IndexStore
+from tasks.run_state import FlowRun
 from tasks.settings import Settings
 
 
-class ReindexRun:
-    """Everything one run carries between steps. A plain class on purpose: Prefect does not walk it."""
+class ReindexRun(FlowRun):
+    """Everything one run carries between steps."""
 
     def __init__(self, config: ReindexConfig, settings: Settings, tracker: Any, run_id: str) -> None:
-        self.config, self.settings, self.tracker, self.run_id = config, settings, tracker, run_id
+        super().__init__(config, settings, tracker, run_id)
         self.build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + run_id[:8]
         self.store = IndexStore(settings.index_dir)
-        self.started = time.perf_counter()
-        self.seconds: dict[str, float] = {}
         self.counts: dict[str, float] = {}
         self.quarantined: list[Quarantined] = []
         self._embedder = None
@@ -43,14 +42,6 @@ class ReindexRun:
 
             self._embedder = load_embedder(self.config.embedder)
         return self._embedder
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
     @property
     def quarantine_file(self) -> Path:
@@ -156,8 +147,11 @@ def embed(run: ReindexRun, chunks: list[Chunk]) -> tuple[list[Chunk], np.ndarray
     from tasks.vector_cache import VectorCache
     from tasks.vectorize import embed_chunks
 
-    with run.stage("embed"), VectorCache(run.settings.cache_dir / "vectors.sqlite") as cache:
-        vectors, stats = embed_chunks(chunks, run.embedder, cache, group_size=16 * run.config.embedder.batch_size,
+    runner = run.config.runner
+    group = 16 * run.config.embedder.batch_size * (runner.shards if runner.kind == "dask" else 1)
+    with run.stage("embed"), VectorCache(run.settings.cache_dir / "vectors.sqlite") as cache, \
+            _encoder(run) as encode:
+        vectors, stats = embed_chunks(chunks, run.embedder, cache, group_size=group, encode=encode,
                                       on_group=lambda done, total: done < total and crash_point("during_embedding"))
     run.counts.update({k: v for k, v in stats.as_dict().items() if k.startswith("n_")})
     with run.stage("validate_vectors"):
@@ -169,6 +163,18 @@ def embed(run: ReindexRun, chunks: list[Chunk]) -> tuple[list[Chunk], np.ndarray
         keep = [i for i, c in enumerate(chunks) if c.id not in bad]
         chunks, vectors = [chunks[i] for i in keep], vectors[keep]
     return chunks, vectors
+
+
+@contextmanager
+def _encoder(run: ReindexRun) -> Iterator[Any]:
+    """In-process encoding, or a Dask fan-out when ``runner.kind == "dask"``."""
+    if run.config.runner.kind != "dask":
+        yield None
+        return
+    from tasks.fanout import dask_encoder
+
+    with dask_encoder(run.embedder, run.config.embedder.model_dump(), run.config.runner) as encode:
+        yield encode
 
 
 @dataclass
@@ -210,6 +216,20 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         folder = run.store.promote(staging, run.build_id)
     run.counts["index_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
     return Build(True, folder, manifest)
+
+
+def publication_gate(run: ReindexRun, build: Build) -> Any:
+    """Compare the candidate build with ``current`` on the golden set (skipped, with the reason, when it cannot apply)."""
+    from tasks.evaluation.publication import compare_to_current
+
+    cfg = run.config.gate
+    with run.stage("publication_gate"):
+        decision = compare_to_current(build.folder, run.store.current(), cfg, run.settings.resolve(cfg.golden_dir))
+    run.tracker.log_metrics(run.run_id, decision.metrics())
+    run.tracker.set_tags(run.run_id, {"nightshift.gate.status": decision.status,
+                                      "nightshift.gate.reason": decision.reason[:500]})
+    run.tracker.log_dict(run.run_id, decision.as_dict(), "publication_gate.json")
+    return decision
 
 
 def version_and_publish(run: ReindexRun, build: Build, repo: Any, snapshot_version: str) -> str:

@@ -40,6 +40,7 @@ snapshot_documents = task(name="snapshot_documents", retries=2, retry_delay_seco
 chunk_and_validate = task(name="chunk_documents", **_opts)(steps.chunk_and_validate)
 embed = task(name="embed_chunks", **_opts)(steps.embed)
 build_validated_index = task(name="build_index", **_opts)(steps.build_validated_index)
+publication_gate = task(name="publication_gate", **_opts)(steps.publication_gate)
 version_and_publish = task(name="publish_index", **_opts)(steps.version_and_publish)
 
 
@@ -66,12 +67,46 @@ def finish_run(run: steps.ReindexRun, status: str, index_version: str = "", reas
     return record
 
 
+def human_review(run: steps.ReindexRun, gate: Any) -> Any:
+    """Pause for a reviewer's answer on an inconclusive gate (in the flow, not a task: the flow run pauses)."""
+    from tasks.review import ask
+
+    cfg = run.config.gate.review
+    review = ask(gate.reason, cfg.timeout_seconds, cfg.poll_seconds)
+    run.tracker.set_tags(run.run_id, {"nightshift.review": review.outcome, "nightshift.review_note": review.note[:500]})
+    return review
+
+
+def reject(run: steps.ReindexRun, reason: str, snapshot_version: str, validation: dict | None) -> dict:
+    """Finish as ``rejected`` (``current`` untouched) and send the "fail" notification."""
+    record = finish_run(run, "rejected", reason=reason, snapshot_version=snapshot_version, validation=validation)
+    notify_run(run, record)
+    return record
+
+
 def fail_run(run: steps.ReindexRun, exc: BaseException) -> dict:
-    """Record a failure (best effort: the original error is what the caller re-raises)."""
+    """Record a failure and notify (best effort: the original error is what the caller re-raises)."""
     try:
-        return finish_run.fn(run, "failed", reason=f"{type(exc).__name__}: {exc}")
+        record = finish_run.fn(run, "failed", reason=f"{type(exc).__name__}: {exc}")
     except Exception:  # noqa: BLE001 - never mask the original error
-        return steps.result_record(run, "failed", reason=str(exc))
+        record = steps.result_record(run, "failed", reason=str(exc))
+    notify_run(run, record)
+    return record
 
 
-__all__ = ["open_run", "open_dvc", "finish_run", "fail_run", "flatten"]
+def notify_run(run: steps.ReindexRun, record: dict) -> Any:
+    """A rejected index sends a "fail" message, a crashed run an "error" one (never raises)."""
+    from tasks.notify import notify
+
+    event = {"rejected": "fail", "failed": "error"}.get(record.get("status", ""), "pass")
+    keys = ("run_id", "status", "reason", "index_version", "n_documents", "n_quarantined", "seconds")
+    delivery = notify(event, {"flow": "reindex", **{k: record[k] for k in keys if k in record}}, run.config.notify)
+    if delivery.sent:
+        try:
+            run.tracker.set_tags(run.run_id, {"nightshift.notification": delivery.detail[:500]})
+        except Exception:  # noqa: BLE001 - the run is closed or the server gone: the message went out
+            pass
+    return delivery
+
+
+__all__ = ["open_run", "open_dvc", "finish_run", "fail_run", "notify_run", "reject", "human_review", "flatten"]

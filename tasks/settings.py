@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tasks.config_loader import apply_overrides, read_yaml, validate
 
@@ -25,6 +25,7 @@ class Settings(BaseModel):
     dvc_remote_name: str = "nightshift"
     dvc_remote_url: str = "~/.nightshift/dvc-remote"
     dvc_push: bool = True
+    run_tags: dict[str, str] = Field(default_factory=dict)  # added to every MLflow run (e.g. backfill as-of)
 
     @classmethod
     def load(cls, path: Path | None = None, overrides: list[str] | None = None) -> "Settings":

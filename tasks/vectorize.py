@@ -30,12 +30,15 @@ class EmbedStats:
 
 def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, cache: VectorCache,
                  group_size: int = 512, progress: bool | None = None,
-                 on_group: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, EmbedStats]:
+                 on_group: Callable[[int, int], None] | None = None,
+                 encode: Callable[[list[str]], np.ndarray] | None = None) -> tuple[np.ndarray, EmbedStats]:
     """Vectors for ``chunks`` (aligned), embedding only what the cache lacks.
 
     Missing texts are sorted by length (longest first) so batches pad little, and written to the
-    cache one group at a time: a crash loses at most one group of work.
+    cache one group at a time: a crash loses at most one group of work. ``encode`` replaces
+    ``embedder.encode`` (e.g. a Dask fan-out, ``tasks.fanout.dask_encoder``).
     """
+    encode = encode or (lambda texts: embedder.encode(texts, kind="passage"))
     stats = EmbedStats(n_chunks=len(chunks))
     by_hash: dict[str, Chunk] = {}
     for chunk in chunks:
@@ -49,7 +52,7 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, cache: VectorCache
     start = time.perf_counter()
     for offset in range(0, len(missing), group_size):
         group = missing[offset:offset + group_size]
-        vectors = embedder.encode([by_hash[h].text for h in group], kind="passage")
+        vectors = encode([by_hash[h].text for h in group])
         cache.put_many(embedder.fingerprint, group, vectors)
         found.update(zip(group, vectors))
         stats.n_embedded += len(group)

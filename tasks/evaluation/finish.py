@@ -1,0 +1,100 @@
+"""The end of an evaluate run: log the decision and its evidence to MLflow, write and log the report,
+build the CLI's JSON record, notify. Everything is logged BEFORE the flow fails on a gate failure."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tasks.evaluation.champion import SINCE_TAG, STATUS_TAG, Champion, champion_stamp, mlflow_key
+from tasks.evaluation.gate import GateOutcome, outcome_record
+from tasks.evaluation.history import metric_history
+from tasks.evaluation.report import ReportFiles, write_report
+from tasks.evaluation.steps import EvaluateRun, Evaluation
+from tasks.notify import Delivery, notify
+
+
+def run_metrics(ev: Evaluation, outcome: GateOutcome) -> dict[str, float]:
+    """Aggregates, golden-set counts, gate evidence per metric and segment means, as MLflow metrics."""
+    check = ev.checked.summary
+    metrics = {mlflow_key(k): v for k, v in ev.aggregates.items()}
+    metrics.update({"n_queries": len(ev.per_query), **{f"golden.{k}": check[k] for k in (
+        "n_queries_file", "n_scorable", "n_dangling", "n_unjudged", "n_no_relevant")}})
+    for metric, values in outcome.evidence.items():
+        metrics.update({f"gate.{mlflow_key(metric)}.{k}": v for k, v in values.items()})
+    for dimension in ev.segments.columns:
+        for value, ids in ev.per_query.groupby(ev.segments[dimension].reindex(ev.per_query.index)).groups.items():
+            for metric in ev.per_query.columns:
+                key = mlflow_key(f"segment.{dimension}.{value}.{metric}")
+                metrics[key] = float(ev.per_query.loc[ids, metric].mean())
+    return metrics
+
+
+def log_results(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome) -> None:
+    """Metrics and the decision's tags; a passing (live, not backfilled) run becomes the champion from now on."""
+    run.tracker.log_metrics(run.run_id, run_metrics(ev, outcome))
+    tags = {STATUS_TAG: outcome.status, "nightshift.reason": outcome.reason[:500],
+            "nightshift.champion_run_id": outcome.champion_run_id or ""}
+    if outcome.status == "pass" and not run.settings.run_tags.get("nightshift.as_of"):  # backfills replay, never crown
+        tags[SINCE_TAG] = champion_stamp()
+    run.tracker.set_tags(run.run_id, tags)
+
+
+def report(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, champion: Champion | None) -> ReportFiles:
+    cfg = run.config
+    with run.stage("report"):
+        history = metric_history(run.tracker, cfg.golden_key, cfg.report.history_nights, cfg.metrics)
+        return write_report(run.folder, ev, outcome, champion, history, cfg, run.run_id)
+
+
+def result_record(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: ReportFiles) -> dict[str, Any]:
+    """The ``--json`` object: run_id, status, metrics, champion_run_id, delta, ci_low, ci_high, p_value, n_queries."""
+    compared = bool(outcome.evidence)
+    return {"run_id": run.run_id, **outcome_record(outcome), "metrics": ev.aggregates,
+            "n_queries": outcome.n_queries if compared else len(ev.per_query), "n_scored": len(ev.per_query),
+            "golden": ev.golden.key, "golden_hash": ev.golden.content_hash, "golden_version": ev.golden_version,
+            "golden_messages": ev.checked.summary["messages"], "index_version": ev.index["version"],
+            "index_build": ev.index["build"], "report": str(files.html), "review_queue": str(files.review),
+            "n_review": files.n_review, "seconds": round(time.perf_counter() - run.started, 3),
+            "seconds_by_stage": dict(run.seconds)}
+
+
+def finish_run(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: ReportFiles) -> dict[str, Any]:
+    """Log the report and CSVs, the JSON record; end the MLflow run (FAILED when the gate failed)."""
+    t, rid = run.tracker, run.run_id
+    for path in (files.per_query, files.review, files.segments):
+        t.log_artifact(rid, path)
+    for path in (files.markdown, files.html, *files.plots):
+        t.log_artifact(rid, path, "report")
+    record = result_record(run, ev, outcome, files)
+    t.log_metrics(rid, {"seconds_total": record["seconds"],
+                        **{f"seconds.{k}": v for k, v in run.seconds.items()}})
+    t.log_dict(rid, record, "result.json")
+    t.end_run(rid, "FINISHED" if outcome.status == "pass" else "FAILED")
+    return record
+
+
+def notify_run(run: EvaluateRun, event: str, record: dict[str, Any]) -> Delivery:
+    """Send the summary (never raises); the outcome (not the URL) is tagged on the run."""
+    keys = ("run_id", "status", "reason", "metrics", "champion_run_id", "delta", "ci_low", "ci_high", "p_value",
+            "n_queries", "golden", "index_version", "report", "review_queue", "n_review")
+    summary = {"flow": "evaluate", **{k: record[k] for k in keys if k in record}}
+    delivery = notify(event, summary, run.config.notify)  # type: ignore[arg-type]
+    try:
+        run.tracker.set_tags(run.run_id, {"nightshift.notification": delivery.detail[:500]})
+    except Exception:  # noqa: BLE001 - the run may already be closed or the server gone
+        pass
+    return delivery
+
+
+def fail_run(run: EvaluateRun, exc: BaseException) -> dict[str, Any]:
+    """Record an error (best effort: the original error is what the caller re-raises) and notify."""
+    record = {"run_id": run.run_id, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500]}
+    try:
+        run.tracker.set_tags(run.run_id, {STATUS_TAG: "error", "nightshift.reason": record["reason"]})
+        run.tracker.log_dict(run.run_id, record, "result.json")
+        run.tracker.end_run(run.run_id, "FAILED")
+    except Exception:  # noqa: BLE001 - never mask the original error
+        pass
+    notify_run(run, "error", record)
+    return record
