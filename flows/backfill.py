@@ -12,7 +12,7 @@ from tasks.settings import Settings
 
 @flow(name="backfill", log_prints=True)
 def backfill(request: BackfillRequest, settings: Settings | None = None) -> dict:
-    settings = settings or default_settings()
+    settings = settings.resolved() if settings is not None else default_settings()
     plans = t.plan(request, settings)
     rows = t.run_all(request, plans, settings)
     summary = t.summarize(request, rows)

@@ -60,11 +60,11 @@ def benchmark(
     settings: Optional[Path] = SettingsOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Benchmark embedders x chunkers x FAISS indexes x retrieval modes (x rerankers) on BEIR datasets.
+    r"""Benchmark embedders x chunkers x FAISS indexes x retrieval modes (x rerankers) on BEIR datasets.
 
     Defaults (configs/benchmark.yaml): the MTEB protocol — whole documents (title + " " + text) cut
     at the model's limit, all-MiniLM-L6-v2, exact (flat) dense search. Widen the grid with e.g.
-    --set 'grid.retrieval=[dense,bm25,hybrid]' --set 'grid.indexes=[flat,hnsw]'.
+    --set 'grid.retrieval=\[dense,bm25,hybrid]' --set 'grid.indexes=\[flat,hnsw]'.
     """
     def go() -> dict:
         from flows.benchmark import benchmark as benchmark_flow

@@ -54,7 +54,7 @@ def configured(name: str, config: BaseModel | None, settings: Any = None) -> tup
     thus reads the configs of the checkout it runs in, as the CLI does."""
     if config is None:
         config = get_flow_spec(name).load_config(None)
-    return config, settings if settings is not None else default_settings()
+    return config, settings.resolved() if settings is not None else default_settings()  # relative paths: the workspace's
 
 
 def default_settings() -> Any:

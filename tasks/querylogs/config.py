@@ -32,7 +32,7 @@ class TestSpec(BaseModel):
 
 
 def _default_tests() -> dict[str, TestSpec]:
-    psi = {"n_bins": 10, "threshold": 0.25}  # PSI >= 0.25: the conventional "major shift" (docs/drift.md)
+    psi = {"n_bins": 10, "threshold": 0.25}  # PSI >= 0.25: the conventional "major shift" (README, "drift")
     rows = [("mmd", "mmd", "embeddings", {"n_permutations": 2000}), ("classifier", "classifier", "embeddings", {}),
             ("pca_ks", "pca_ks", "embeddings", {"n_components": 10}), ("query_length", "psi", "query_length", psi),
             ("oov_rate", "psi", "oov_rate", psi), ("language", "chi2", "language", {}),

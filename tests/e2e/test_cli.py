@@ -84,6 +84,20 @@ def test_two_reindexes_at_once_one_refuses_clearly(workspace, tmp_path):
     assert last_json(again.stdout)["status"] == "unchanged"
 
 
+def test_dvc_yaml_exposes_the_benchmark_grid_as_foreach_stages(tmp_path):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    stages = subprocess.run([sys.executable, "-m", "dvc", "stage", "list", "--name-only", "--fail"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert stages.returncode == 0, stages.stderr
+    assert stages.stdout.split() == ["reindex", "benchmark@minilm-dense", "benchmark@minilm-hybrid", "benchmark@bm25",
+                                     "benchmark@minilm-int8-dense", "benchmark@l3-dense"]
+
+
 def test_dvc_repro_runs_the_reindex_stage(workspace, tmp_path):
     """dvc.yaml's stage calls the same CLI; nested DVC operations (snapshot/index tracking) work under repro."""
     import shutil
@@ -108,12 +122,12 @@ def test_dvc_repro_runs_the_reindex_stage(workspace, tmp_path):
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "NIGHTSHIFT_WORKSPACE": str(project),
            "NIGHTSHIFT_DVC_REMOTE_URL": workspace.dvc_remote_url,
            "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "dvc", "repro", "reindex"], cwd=project, env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-2000:]
     report = json.loads((project / "data" / "reports" / "reindex.json").read_text().strip().splitlines()[-1])
     assert report["status"] == "published" and report["n_documents"] == 30
     assert (project / "dvc.lock").is_file()
-    again = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=project, env=env, capture_output=True,
+    again = subprocess.run([sys.executable, "-m", "dvc", "repro", "reindex"], cwd=project, env=env, capture_output=True,
                            text=True, timeout=600)
     assert again.returncode == 0 and "didn't change" in (again.stdout + again.stderr).lower()

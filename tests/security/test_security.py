@@ -94,7 +94,7 @@ def evaluate_in_process(ws: Path, remote: Path) -> tuple[dict, str, str]:
 def canary_runs(tmp_path_factory, prefect_harness):
     """``nightshift reindex`` (a subprocess with its own ephemeral Prefect API), then the evaluate flow
     (in process, so it can be run right after without a second API start), both with canary secrets."""
-    from tests.flows.test_evaluate_flow import slice_records
+    from tests.flows.conftest import slice_records
     from tests.unit.test_notify import Recorder
 
     root = tmp_path_factory.mktemp("security")
