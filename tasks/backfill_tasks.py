@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -33,10 +34,15 @@ def plan(request: b.BackfillRequest, settings: Settings) -> list[b.DatePlan]:
     return plans
 
 
+_RESTORE = threading.Lock()  # one DVC restore at a time (dates share versions)
+
+
 def run_date(request: b.BackfillRequest, p: b.DatePlan, settings: Settings) -> dict[str, Any]:
     """Run the flow as of ``p.day``; mark its MLflow run done once it completed."""
     from mlflow.tracking import MlflowClient
 
+    with _RESTORE:  # again here: a reindex running meanwhile may have cleaned old local builds
+        ensure_local(settings, p.inputs["index_version"])
     spec = get_flow_spec(request.flow)
     config = spec.load_config(None, [*request.overrides, *p.overrides])
     dated = settings.model_copy(update={"run_tags": {**settings.run_tags, **b.run_tags(p)}})

@@ -84,20 +84,25 @@ class LoadedIndex:
     manifest: IndexManifest
 
 
+def verify_files(folder: Path, manifest: IndexManifest) -> None:
+    """Every file of the artifact exists and matches its manifest sha256, else ``IndexCorrupted``."""
+    for name, expected in manifest.files.items():
+        path = folder / name
+        if not path.is_file():
+            raise IndexCorrupted(f"{path} is missing; restore the index with `nightshift index restore`")
+        if sha256_file(path) != expected:
+            raise IndexCorrupted(
+                f"{path} does not match its manifest checksum (corrupted or modified); "
+                "restore it with `nightshift index restore VERSION` or rerun `nightshift reindex`")
+
+
 def load_index_artifact(folder: Path, verify: bool = True) -> LoadedIndex:
     import faiss
 
     folder = Path(folder)
     manifest = read_manifest(folder)
     if verify:
-        for name, expected in manifest.files.items():
-            path = folder / name
-            if not path.is_file():
-                raise IndexCorrupted(f"{path} is missing; restore the index with `nightshift index restore`")
-            if sha256_file(path) != expected:
-                raise IndexCorrupted(
-                    f"{path} does not match its manifest checksum (corrupted or modified); "
-                    "restore it with `nightshift index restore VERSION` or rerun `nightshift reindex`")
+        verify_files(folder, manifest)
     index = faiss.read_index(str(folder / INDEX_FILE))
     chunks = pd.read_parquet(folder / CHUNKS_FILE)
     if index.ntotal != len(chunks) or index.ntotal != manifest.n_chunks:

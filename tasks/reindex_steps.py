@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import numpy as np
 from tasks.configs import ReindexConfig
 from tasks.faults import crash_point
 from tasks.documents import Chunk, Document, Quarantined, sha256_text
-from tasks.index_artifact import IndexCorrupted, IndexManifest, read_manifest, write_index_artifact
+from tasks.index_artifact import IndexCorrupted, IndexManifest, read_manifest, verify_files, write_index_artifact
 from tasks.publishing import IndexStore
 from tasks.run_state import FlowRun
 from tasks.settings import Settings
@@ -87,18 +88,24 @@ def corpus_fingerprint(run: ReindexRun, docs: list[Document]) -> str:
                        cfg.index.model_dump_json())
 
 
-def current_manifest(run: ReindexRun) -> IndexManifest | None:
+def current_manifest(run: ReindexRun, verify: bool = False) -> IndexManifest | None:
+    """``current``'s manifest; None without one, or when it (or, with ``verify``, any file) is corrupted."""
     folder = run.store.current()
     if folder is None:
         return None
     try:
-        return read_manifest(folder)
-    except IndexCorrupted:
+        manifest = read_manifest(folder)
+        if verify:
+            verify_files(folder, manifest)
+        return manifest
+    except IndexCorrupted as exc:
+        logging.getLogger(__name__).warning("current index is not usable, it will be rebuilt: %s", exc)
         return None
 
 
 def is_unchanged(run: ReindexRun, corpus: LoadedCorpus) -> bool:
-    manifest = current_manifest(run)
+    """Same corpus fingerprint as ``current`` and ``current`` intact (checksums): nothing to do."""
+    manifest = current_manifest(run, verify=True)
     return (not run.config.force and manifest is not None
             and manifest.corpus_fingerprint == corpus.fingerprint)
 

@@ -54,7 +54,9 @@ def write_quarantine(records: Iterable[Quarantined], path: Path | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
+        # backslashreplace: a lone surrogate (a file name that is not UTF-8, decoded by os.fsdecode) is written as
+        # the JSON escape \udcxx instead of failing the whole run
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
             for record in records:
                 out.write(json.dumps(record.to_record(), ensure_ascii=False) + "\n")
             out.flush()

@@ -188,9 +188,6 @@ def test_thousand_file_source_with_every_fault_quarantined_and_no_record_lost(wo
                       "by_kind": Counter(kind for kind, _ in faults.values())}))
 
 
-@pytest.mark.xfail(strict=True, reason="bug (tasks/sources.py + tasks/validation/quarantine.py): the quarantine "
-                   "record of a file whose name is not valid UTF-8 keeps the raw surrogate in its source URL, and "
-                   "write_quarantine (ensure_ascii=False) raises UnicodeEncodeError: the whole reindex fails")
 def test_file_name_that_is_not_utf8_is_quarantined_not_fatal(workspace, tmp_path):
     from flows.reindex import reindex
     from tasks.config_loader import load_config

@@ -74,9 +74,6 @@ def test_truncated_index_is_refused_at_load_and_by_the_cli(ws, published):
     assert "nightshift index restore" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="gap (tasks/reindex_steps.is_unchanged reads only manifest.json): a nightly "
-                   "reindex over an unchanged corpus reports 'unchanged' and leaves a corrupted current in place; "
-                   "it should verify current's checksums and rebuild")
 def test_reindex_rebuilds_a_corrupted_current(ws, published):
     from flows.reindex import reindex
     from tasks.retrieval import open_index
