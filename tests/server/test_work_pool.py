@@ -32,8 +32,12 @@ def prefect(env: dict[str, str], *args: str, cwd: Path = ROOT) -> subprocess.Com
 def test_prefect_yaml_matches_the_serve_schedules():
     deployments = {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
     schedules = yaml.safe_load((ROOT / "configs" / "schedules.yaml").read_text())["deployments"]
+    assert set(schedules) == set(deployments)
     for name, entry in schedules.items():
         assert deployments[name]["entrypoint"].startswith(f"flows/{entry['flow']}.py:"), name
+        if "cron" not in entry:
+            assert "schedules" not in deployments[name], name
+            continue
         assert deployments[name]["schedules"][0]["cron"] == entry["cron"], name
         assert deployments[name]["schedules"][0].get("active", True) == entry.get("enabled", True), name
 
