@@ -84,8 +84,14 @@ def evaluate_in_process(ws: Path, remote: Path) -> tuple[dict, str, str]:
     finally:
         for logger in loggers:
             logger.removeHandler(handler)
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler.flush()  # logs reach the API in batches, from a background worker
+    deadline, logs = time.monotonic() + 60, []
     with get_client(sync_client=True) as client:
-        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+        while not logs and time.monotonic() < deadline:
+            logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+            time.sleep(0 if logs else 1)
     assert logs, "the flow run logged nothing to the Prefect API"
     return state.result(), "\n".join(handler.lines), "\n".join(log.message for log in logs)
 
