@@ -86,7 +86,7 @@ def evaluate_in_process(ws: Path, remote: Path) -> tuple[dict, str, str]:
             logger.removeHandler(handler)
     from prefect.logging.handlers import APILogHandler
 
-    APILogHandler.flush()  # logs reach the API in batches, from a background worker
+    APILogHandler().flush()  # logs reach the API in batches, from a background worker
     deadline, logs = time.monotonic() + 60, []
     with get_client(sync_client=True) as client:
         while not logs and time.monotonic() < deadline:
