@@ -5,7 +5,9 @@ Ctrl-C (SIGINT to the process group, as a terminal sends it) stops everything cl
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,5 +70,8 @@ def test_every_minute_schedule_runs_real_flows_and_ctrl_c_stops_cleanly(tmp_path
     assert code == 0, log.read_text()[-3000:]
     assert "stopped" in log.read_text()
     time.sleep(1)
-    with pytest.raises(ProcessLookupError):  # nothing of it left running: the local Prefect server stopped too
+    with pytest.raises(ProcessLookupError):  # nothing of serve's process group is left running
         os.killpg(proc.pid, 0)
+    port = int(re.search(r"started a local Prefect server: UI http://127\.0\.0\.1:(\d+)", log.read_text()).group(1))
+    with pytest.raises(OSError):  # and the local Prefect server it started was stopped too
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
