@@ -31,13 +31,10 @@ def run_metrics(ev: Evaluation, outcome: GateOutcome) -> dict[str, float]:
 
 
 def log_results(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome) -> None:
-    """Metrics and the decision's tags; a passing (live, not backfilled) run becomes the champion from now on."""
+    """Metrics and the decision's tags (the champion tag comes last, in ``finish_run``)."""
     run.tracker.log_metrics(run.run_id, run_metrics(ev, outcome))
-    tags = {STATUS_TAG: outcome.status, "nightshift.reason": outcome.reason[:500],
-            "nightshift.champion_run_id": outcome.champion_run_id or ""}
-    if outcome.status == "pass" and not run.settings.run_tags.get("nightshift.as_of"):  # backfills replay, never crown
-        tags[SINCE_TAG] = champion_stamp()
-    run.tracker.set_tags(run.run_id, tags)
+    run.tracker.set_tags(run.run_id, {STATUS_TAG: outcome.status, "nightshift.reason": outcome.reason[:500],
+                                      "nightshift.champion_run_id": outcome.champion_run_id or ""})
 
 
 def report(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, champion: Champion | None) -> ReportFiles:
@@ -60,7 +57,10 @@ def result_record(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files:
 
 
 def finish_run(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: ReportFiles) -> dict[str, Any]:
-    """Log the report and CSVs, the JSON record; end the MLflow run (FAILED when the gate failed)."""
+    """Log the report and CSVs, the JSON record; crown a passing run; end the MLflow run (FAILED when the gate failed).
+
+    A passing (live, not backfilled) run becomes the champion only once its ``per_query.csv`` is logged:
+    a run that fails before that must never be found as a champion it cannot serve as."""
     t, rid = run.tracker, run.run_id
     for path in (files.per_query, files.review, files.segments):
         t.log_artifact(rid, path)
@@ -70,6 +70,8 @@ def finish_run(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: Re
     t.log_metrics(rid, {"seconds_total": record["seconds"],
                         **{f"seconds.{k}": v for k, v in run.seconds.items()}})
     t.log_dict(rid, record, "result.json")
+    if outcome.status == "pass" and not run.settings.run_tags.get("nightshift.as_of"):  # backfills replay, never crown
+        t.set_tags(rid, {SINCE_TAG: champion_stamp()})
     t.end_run(rid, "FINISHED" if outcome.status == "pass" else "FAILED")
     return record
 

@@ -86,14 +86,15 @@ def write_report(folder: Path, ev: Any, outcome: GateOutcome, champion: Champion
     folder.mkdir(parents=True, exist_ok=True)
     metric = cfg.gate.metric
     deltas = champion_deltas(ev.per_query, champion)
+    comparable = deltas is not None and metric in deltas.columns  # the gate's own rule: the champion holds the metric
     seg = segment_table(ev.per_query, ev.segments, deltas)
     seg.to_csv(folder / "segments.csv", index=False)
-    gold = champion.per_query[metric] if deltas is not None and champion is not None else None
+    gold = champion.per_query[metric] if comparable else None
     review = review_queue(ev.per_query, metric, ev.run, ev.checked.qrels, ev.checked.queries, gold,
                           cfg.report.review_top_n, cfg.report.zero_relevant_k)
     review.to_csv(folder / "review_queue.csv", index=False)
     plots = []
-    if deltas is not None:
+    if comparable:
         primary = outcome.primary
         ci = (primary["ci_low"], primary["ci_high"]) if primary else None
         plots.append(plot_deltas(deltas[metric], metric, ci, folder / "delta_distribution.png"))

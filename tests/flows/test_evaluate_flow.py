@@ -133,6 +133,22 @@ def cli(settings: Settings, *args: str, webhook: str = ""):
     return CliRunner(env=env).invoke(app, list(args), catch_exceptions=False)
 
 
+def test_a_run_that_fails_after_passing_the_gate_never_becomes_champion(seed, tmp_path, monkeypatch):
+    import tasks.evaluation.finish as finish
+
+    def broken_report(*args, **kwargs):  # a fault injected after the gate passed, before per_query.csv is logged
+        raise OSError("disk full")
+
+    ws = new_workspace(tmp_path, seed.cache)
+    reindex(rcfg(seed.source, *BASE), ws)
+    monkeypatch.setattr(finish, "write_report", broken_report)
+    with pytest.raises(OSError, match="disk full"):
+        evaluate(ecfg(), ws)
+    assert find_champion(Tracker(ws), "scifact:test") is None  # else every later night fails on its missing CSV
+    monkeypatch.undo()
+    assert evaluate(ecfg(), ws)["status"] == "pass" and find_champion(Tracker(ws), "scifact:test") is not None
+
+
 def test_empty_golden_set_fails_the_run_with_a_clear_message(tmp_path, webhook):
     ws = new_workspace(tmp_path)
     empty = tmp_path / "empty-golden"

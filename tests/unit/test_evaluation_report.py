@@ -106,3 +106,24 @@ def test_write_report_produces_markdown_html_plots_and_csvs(tmp_path):
     assert review["reason"].iloc[0] == "regressed" and files.n_review == len(review)
     assert pd.read_csv(files.per_query, dtype={"query_id": str}).shape == (4, 3)
     assert {"doc_type", "language", "query_length"} <= set(pd.read_csv(files.segments)["segment"])
+
+
+def test_a_champion_without_the_gate_metric_passes_and_the_report_is_written(tmp_path):
+    ids = pd.Index(list(QRELS), name="query_id")
+    tonight = pd.DataFrame({"ndcg@10": [0.9, 0.1, 0.0, 0.5], "mrr@10": [1.0, 0.0, 0.0, 0.5]}, index=ids)
+    champ = Champion("champ-2", "last passing run", "2026-01-01T00:00:00+00:00",
+                     pd.DataFrame({"mrr@10": [1.0, 1.0, 0.5, 0.5]}, index=ids))  # recorded before ndcg@10 was measured
+    cfg = EvaluateConfig(metrics=["ndcg@10", "mrr@10"])
+    outcome = apply_gate(tonight, {"ndcg@10": 0.375, "ann_recall@10": 1.0}, champ, cfg.gate)
+    assert outcome.status == "pass" and "no comparable champion" in outcome.reason
+    ev = SimpleNamespace(
+        golden=SimpleNamespace(key="mini:test", content_hash="ab" * 32), golden_version="f" * 32,
+        checked=SimpleNamespace(queries=QUERIES, qrels=QRELS, summary={
+            "n_scorable": 4, "n_queries_file": 4, "gx_success": True, "messages": []}),
+        index={"version": "v" * 32, "build": "b1", "spec": "flat", "embedder": "all-MiniLM-L6-v2", "n_documents": 5},
+        per_query=tonight, run={q: {d: 1.0 for d in QRELS[q]} for q in QRELS},
+        aggregates={"ndcg@10": 0.375, "mrr@10": 0.375, "ann_recall@10": 1.0},
+        system={"ann_source": "flat index: search is exact"},
+        segments=query_segments(QUERIES, QRELS, DOCS, {}, SegmentsConfig()))
+    files = write_report(tmp_path / "r", ev, outcome, champ, pd.DataFrame(), cfg, "run-43")
+    assert files.plots == [] and "no comparable champion" in files.markdown.read_text()
