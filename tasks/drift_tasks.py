@@ -13,10 +13,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import drift_steps as steps
-from tasks.evaluation.champion import mlflow_key
 from tasks.querylogs.config import DriftConfig
 from tasks.settings import Settings
-from tasks.tracking import Tracker, flatten, git_commit, prefect_flow_run_id
+from tasks.tracking import Tracker
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}
 
@@ -24,10 +23,8 @@ _opts = {"cache_policy": NO_CACHE, "persist_result": False}
 def open_run(config: DriftConfig, settings: Settings) -> steps.DriftRun:
     tracker = Tracker(settings)
     run_id = tracker.start_run("drift", tags={
-        "nightshift.git_commit": git_commit(), "nightshift.prefect_flow_run_id": prefect_flow_run_id(),
         "nightshift.window.reference": config.windows.reference, "nightshift.window.current": config.windows.current})
-    params = flatten(config.model_dump(exclude={"actions": {"notify": {"channel"}}}))
-    tracker.log_params(run_id, {mlflow_key(k): v for k, v in params.items()})
+    tracker.log_params(run_id, config.model_dump(exclude={"actions": {"notify": {"channel"}}}))
     return steps.DriftRun(config, settings, tracker, run_id)
 
 

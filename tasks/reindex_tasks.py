@@ -10,16 +10,14 @@ from prefect.cache_policies import NO_CACHE
 from tasks import reindex_steps as steps
 from tasks.configs import ReindexConfig
 from tasks.settings import Settings
-from tasks.tracking import Tracker, flatten, git_commit, prefect_flow_run_id
+from tasks.tracking import Tracker, flatten
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 def open_run(config: ReindexConfig, settings: Settings) -> steps.ReindexRun:
     tracker = Tracker(settings)
-    run_id = tracker.start_run("reindex", tags={
-        "nightshift.git_commit": git_commit(), "nightshift.prefect_flow_run_id": prefect_flow_run_id(),
-        "nightshift.source": config.source})
+    run_id = tracker.start_run("reindex", tags={"nightshift.source": config.source})
     tracker.log_params(run_id, {"source": config.source, "chunking": config.chunking.model_dump(),
                                 "embedder": config.embedder.model_dump(), "index": config.index.model_dump(),
                                 "validation": config.validation.model_dump()})

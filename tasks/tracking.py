@@ -7,6 +7,7 @@ import math
 import subprocess
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ class Tracker:
 
     def start_run(self, flow: str, run_name: str | None = None, tags: dict[str, str] | None = None,
                   parent_run_id: str | None = None) -> str:
-        tags = {"nightshift.flow": flow, **self.settings.run_tags, **(tags or {})}
+        tags = {"nightshift.flow": flow, "nightshift.git_commit": git_commit(),
+                "nightshift.prefect_flow_run_id": prefect_flow_run_id(), **self.settings.run_tags, **(tags or {})}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         try:
@@ -140,8 +142,10 @@ def logger():
 
 
 def mlflow_key(name: str) -> str:
-    """MLflow keys allow alphanumerics and ``_ - . space : /``: ``ndcg@10`` becomes ``ndcg_at_10``."""
-    name = name.replace("@", "_at_")
+    """MLflow keys allow alphanumerics and ``_ - . space : /``: ``ndcg@10`` becomes ``ndcg_at_10``, ``21+`` ``21plus``.
+
+    ``Tracker.log_params``/``log_metrics`` apply it to every (flattened) key; readers use it to find them."""
+    name = name.replace("@", "_at_").replace("+", "plus")
     return "".join(c if c.isalnum() or c in "_-. :/" else "_" for c in name)
 
 
@@ -161,6 +165,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= MAX_PARAM_LEN else text[: MAX_PARAM_LEN - 3] + "..."
 
 
+@lru_cache(maxsize=None)
 def git_commit(cwd: Path | None = None) -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd or Path(__file__).resolve().parent,

@@ -12,15 +12,14 @@ from prefect.cache_policies import NO_CACHE
 from tasks.benchmark import steps
 from tasks.benchmark.config import BenchmarkConfig
 from tasks.settings import Settings
-from tasks.tracking import Tracker, git_commit, prefect_flow_run_id
+from tasks.tracking import Tracker
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}
 
 
 def open_run(config: BenchmarkConfig, settings: Settings) -> steps.BenchmarkRun:
     tracker = Tracker(settings)
-    run_id = tracker.start_run("benchmark", tags={
-        "nightshift.git_commit": git_commit(), "nightshift.prefect_flow_run_id": prefect_flow_run_id()})
+    run_id = tracker.start_run("benchmark")
     tracker.log_params(run_id, {"grid": config.grid.model_dump(), "measure": config.measure.model_dump(),
                                 "prices": config.prices.model_dump(), "budget": config.budget.model_dump(),
                                 "force": config.force})
@@ -48,7 +47,7 @@ def finish_run(run: steps.BenchmarkRun) -> dict[str, Any]:
         t.log_artifact(run.run_id, path)
     seconds = time.perf_counter() - run.started
     t.log_metrics(run.run_id, {**run.counts, "n_results": len(run.records), "seconds_total": seconds,
-                               **({f"recommended.{steps.mlflow_key(rec.metric)}": rec.score} if rec.score is not None else {})})
+                               **({f"recommended.{rec.metric}": rec.score} if rec.score is not None else {})})
     t.set_tags(run.run_id, {"nightshift.status": "finished", "nightshift.recommended": rec.candidate or "none",
                             "nightshift.recommendation_reason": rec.reason[:5000]})
     failed_all = bool(run.records) and all(r["status"] != "ok" for r in run.records)

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,6 @@ class LoadedDataset:
         self.spec, self.path, self.name, self.data = spec, path, name, data
 
 
-def mlflow_key(name: str) -> str:
-    """MLflow metric/param names allow ``[/\\w.\\- :]``: ``ndcg@10`` -> ``ndcg_at_10``."""
-    return re.sub(r"[^/\w.\- :]", "_", name.replace("@", "_at_"))
-
-
 def dataset_names(specs: list[DatasetSpec], paths: list[Path]) -> list[str]:
     """Given names, else folder names, with parent folders prepended while two would clash."""
     depth = 1
@@ -64,7 +58,7 @@ def load_datasets(run: BenchmarkRun) -> list[LoadedDataset]:
     paths = [run.settings.resolve(s.path) for s in specs]
     loaded = [LoadedDataset(s, p, n, load_beir(p, s.split, n))
               for s, p, n in zip(specs, paths, dataset_names(specs, paths))]
-    run.tracker.log_params(run.run_id, {f"dataset.{mlflow_key(d.name)}": {
+    run.tracker.log_params(run.run_id, {f"dataset.{d.name}": {
         "path": str(d.path), "split": d.spec.split, "content_hash": d.data.content_hash,
         "n_docs": len(d.data.corpus), "n_queries": len(d.data.queries)} for d in loaded})
     return loaded
@@ -148,7 +142,7 @@ def start_child(run: BenchmarkRun, dataset: LoadedDataset, cand: Candidate) -> s
 
 def log_child(run: BenchmarkRun, child: str, record: dict[str, Any], result: CandidateResult, folder: Path) -> None:
     t = run.tracker
-    t.log_metrics(child, {mlflow_key(k): v for k, v in {**record["metrics"], **record["systems"]}.items()})
+    t.log_metrics(child, {**record["metrics"], **record["systems"]})
     t.set_tags(child, {"nightshift.status": result.status, "nightshift.cached": str(result.cached).lower(),
                        "nightshift.computed_by_run_id": result.computed_by_run_id, "nightshift.error": result.error or None})
     if result.status == "ok":

@@ -24,6 +24,8 @@ from typing import Any
 
 import pandas as pd
 
+from tasks.tracking import mlflow_key  # noqa: F401 - re-exported: the key the champion's metrics are read by
+
 FLOW = "evaluate"
 GOLDEN_TAG, STATUS_TAG, SINCE_TAG = "nightshift.golden", "nightshift.status", "nightshift.champion_since"
 PER_QUERY_ARTIFACT = "per_query.csv"
@@ -39,13 +41,6 @@ class Champion:
     how: str  # "last passing run" | "promoted"
     since: str  # ISO time it became champion
     per_query: pd.DataFrame  # index query_id, one column per metric
-
-
-def mlflow_key(name: str) -> str:
-    """A metric/param name MLflow accepts (letters, digits, ``_ - . / : space``): ``ndcg@10`` -> ``ndcg_at_10``."""
-    import re
-
-    return re.sub(r"[^\w\-./: ]", "_", name.replace("@", "_at_").replace("+", "plus"))
 
 
 def champion_stamp(now: float | None = None) -> str:

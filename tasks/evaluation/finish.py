@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tasks.evaluation.champion import SINCE_TAG, STATUS_TAG, Champion, champion_stamp, mlflow_key
+from tasks.evaluation.champion import SINCE_TAG, STATUS_TAG, Champion, champion_stamp
 from tasks.evaluation.gate import GateOutcome, outcome_record
 from tasks.evaluation.history import metric_history
 from tasks.evaluation.report import ReportFiles, write_report
@@ -15,18 +15,17 @@ from tasks.notify import Delivery, notify
 
 
 def run_metrics(ev: Evaluation, outcome: GateOutcome) -> dict[str, float]:
-    """Aggregates, golden-set counts, gate evidence per metric and segment means, as MLflow metrics."""
+    """Aggregates, golden-set counts, gate evidence per metric and segment means (``Tracker`` makes the keys MLflow's)."""
     check = ev.checked.summary
-    metrics = {mlflow_key(k): v for k, v in ev.aggregates.items()}
+    metrics = dict(ev.aggregates)
     metrics.update({"n_queries": len(ev.per_query), **{f"golden.{k}": check[k] for k in (
         "n_queries_file", "n_scorable", "n_dangling", "n_unjudged", "n_no_relevant")}})
     for metric, values in outcome.evidence.items():
-        metrics.update({f"gate.{mlflow_key(metric)}.{k}": v for k, v in values.items()})
+        metrics.update({f"gate.{metric}.{k}": v for k, v in values.items()})
     for dimension in ev.segments.columns:
         for value, ids in ev.per_query.groupby(ev.segments[dimension].reindex(ev.per_query.index)).groups.items():
             for metric in ev.per_query.columns:
-                key = mlflow_key(f"segment.{dimension}.{value}.{metric}")
-                metrics[key] = float(ev.per_query.loc[ids, metric].mean())
+                metrics[f"segment.{dimension}.{value}.{metric}"] = float(ev.per_query.loc[ids, metric].mean())
     return metrics
 
 

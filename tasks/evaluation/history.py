@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from tasks.evaluation.champion import FLOW, GOLDEN_TAG, STATUS_TAG, mlflow_key
+from tasks.evaluation.champion import FLOW, GOLDEN_TAG, STATUS_TAG
+from tasks.tracking import mlflow_key
 
 
 def metric_history(tracker: Any, golden_key: str, n: int, metrics: list[str]) -> pd.DataFrame:

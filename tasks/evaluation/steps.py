@@ -45,15 +45,11 @@ class Evaluation:
 
 
 def open_run(config: EvaluateConfig, settings: Settings) -> EvaluateRun:
-    from tasks.evaluation.champion import mlflow_key
-    from tasks.tracking import Tracker, flatten, git_commit, prefect_flow_run_id
+    from tasks.tracking import Tracker
 
     tracker = Tracker(settings)
-    run_id = tracker.start_run("evaluate", tags={
-        GOLDEN_TAG: config.golden_key, "nightshift.git_commit": git_commit(),
-        "nightshift.prefect_flow_run_id": prefect_flow_run_id()})
-    params = flatten(config.model_dump(exclude={"notify"}))
-    tracker.log_params(run_id, {mlflow_key(k): v for k, v in params.items()})
+    run_id = tracker.start_run("evaluate", tags={GOLDEN_TAG: config.golden_key})
+    tracker.log_params(run_id, config.model_dump(exclude={"notify"}))
     return EvaluateRun(config, settings, tracker, run_id)
 
 
