@@ -95,21 +95,15 @@ def trigger_reindex(run: steps.DriftRun, why: list[str], reindex_flow: Callable[
 def notify_run(run: steps.DriftRun, record: dict[str, Any]) -> dict[str, Any]:
     """Drift -> event "fail" (when a test named in ``actions.notify.when`` drifted), no drift -> "pass",
     not enough data or an error -> "error"; the channel's ``events`` decide what is sent. Never raises."""
-    from tasks.notify import notify
+    from tasks.notify import notify_and_tag
 
     cfg = run.config.actions.notify
     event = {"drift": "fail", "no_drift": "pass"}.get(record.get("status", ""), "error")
     if not cfg.enabled or (event == "fail" and not _triggered(cfg.when, record)):
         return {"sent": False, "channel": "none", "detail": "notify action disabled or not triggered"}
     keys = ("run_id", "status", "drift", "reason", "n_reference", "n_current", "clusters", "report", "review_queue")
-    summary = {"flow": "drift", **{k: record[k] for k in keys if k in record},
-               "drifted": [t["name"] for t in record.get("tests", []) if t["drift"]]}
-    delivery = notify(event, summary, cfg.channel)  # type: ignore[arg-type]
-    try:
-        run.tracker.set_tags(run.run_id, {"nightshift.notification": delivery.detail[:500]})
-    except Exception:  # noqa: BLE001 - the run may already be closed
-        pass
-    return delivery.as_dict()
+    return notify_and_tag(run.tracker, run.run_id, "drift", event, record, keys, cfg.channel,  # type: ignore[arg-type]
+                          drifted=[t["name"] for t in record.get("tests", []) if t["drift"]]).as_dict()
 
 
 def _metrics(run: steps.DriftRun, record: dict[str, Any]) -> dict[str, float]:

@@ -74,6 +74,19 @@ def notify(event: Event, summary: dict[str, Any], cfg: NotifyConfig) -> Delivery
     return _send_webhook(url, payload, cfg)
 
 
+def notify_and_tag(tracker: Any, run_id: str, flow: str, event: Event, record: dict[str, Any],
+                   keys: tuple[str, ...], cfg: NotifyConfig, **extra: Any) -> Delivery:
+    """Send ``flow``'s summary (the ``keys`` present in ``record``, plus ``extra``) for ``event``, and tag what
+    happened (never the URL) on the MLflow run as ``nightshift.notification``. Never raises."""
+    summary = {"flow": flow, **{k: record[k] for k in keys if k in record}, **extra}
+    delivery = notify(event, summary, cfg)
+    try:
+        tracker.set_tags(run_id, {"nightshift.notification": delivery.detail[:500]})
+    except Exception:  # noqa: BLE001 - the run may be closed or the server gone: the message went out
+        pass
+    return delivery
+
+
 def _send_webhook(url: str, payload: dict[str, Any], cfg: NotifyConfig) -> Delivery:
     where = f"webhook ${cfg.webhook_url_env}"
     if not url.startswith(("http://", "https://")):

@@ -94,17 +94,11 @@ def fail_run(run: steps.ReindexRun, exc: BaseException) -> dict:
 
 def notify_run(run: steps.ReindexRun, record: dict) -> Any:
     """A rejected index sends a "fail" message, a crashed run an "error" one (never raises)."""
-    from tasks.notify import notify
+    from tasks.notify import notify_and_tag
 
     event = {"rejected": "fail", "failed": "error"}.get(record.get("status", ""), "pass")
     keys = ("run_id", "status", "reason", "index_version", "n_documents", "n_quarantined", "seconds")
-    delivery = notify(event, {"flow": "reindex", **{k: record[k] for k in keys if k in record}}, run.config.notify)
-    if delivery.sent:
-        try:
-            run.tracker.set_tags(run.run_id, {"nightshift.notification": delivery.detail[:500]})
-        except Exception:  # noqa: BLE001 - the run is closed or the server gone: the message went out
-            pass
-    return delivery
+    return notify_and_tag(run.tracker, run.run_id, "reindex", event, record, keys, run.config.notify)
 
 
 __all__ = ["open_run", "open_dvc", "finish_run", "fail_run", "notify_run", "reject", "human_review", "flatten"]

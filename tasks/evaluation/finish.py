@@ -11,7 +11,7 @@ from tasks.evaluation.gate import GateOutcome, outcome_record
 from tasks.evaluation.history import metric_history
 from tasks.evaluation.report import ReportFiles, write_report
 from tasks.evaluation.steps import EvaluateRun, Evaluation
-from tasks.notify import Delivery, notify
+from tasks.notify import Delivery, notify_and_tag
 
 
 def run_metrics(ev: Evaluation, outcome: GateOutcome) -> dict[str, float]:
@@ -79,13 +79,7 @@ def notify_run(run: EvaluateRun, event: str, record: dict[str, Any]) -> Delivery
     """Send the summary (never raises); the outcome (not the URL) is tagged on the run."""
     keys = ("run_id", "status", "reason", "metrics", "champion_run_id", "delta", "ci_low", "ci_high", "p_value",
             "n_queries", "golden", "index_version", "report", "review_queue", "n_review")
-    summary = {"flow": "evaluate", **{k: record[k] for k in keys if k in record}}
-    delivery = notify(event, summary, run.config.notify)  # type: ignore[arg-type]
-    try:
-        run.tracker.set_tags(run.run_id, {"nightshift.notification": delivery.detail[:500]})
-    except Exception:  # noqa: BLE001 - the run may already be closed or the server gone
-        pass
-    return delivery
+    return notify_and_tag(run.tracker, run.run_id, "evaluate", event, record, keys, run.config.notify)  # type: ignore[arg-type]
 
 
 def fail_run(run: EvaluateRun, exc: BaseException) -> dict[str, Any]:
