@@ -88,26 +88,28 @@ def corpus_fingerprint(run: ReindexRun, docs: list[Document]) -> str:
                        cfg.index.model_dump_json())
 
 
-def current_manifest(run: ReindexRun, verify: bool = False) -> IndexManifest | None:
-    """``current``'s manifest; None without one, or when it (or, with ``verify``, any file) is corrupted."""
+def current_manifest(run: ReindexRun) -> IndexManifest | None:
+    """``current``'s manifest; None without one, or when it is corrupted."""
     folder = run.store.current()
     if folder is None:
         return None
     try:
-        manifest = read_manifest(folder)
-        if verify:
-            verify_files(folder, manifest)
-        return manifest
-    except IndexCorrupted as exc:
-        logging.getLogger(__name__).warning("current index is not usable, it will be rebuilt: %s", exc)
+        return read_manifest(folder)
+    except IndexCorrupted:
         return None
 
 
 def is_unchanged(run: ReindexRun, corpus: LoadedCorpus) -> bool:
-    """Same corpus fingerprint as ``current`` and ``current`` intact (checksums): nothing to do."""
-    manifest = current_manifest(run, verify=True)
-    return (not run.config.force and manifest is not None
-            and manifest.corpus_fingerprint == corpus.fingerprint)
+    """Same corpus fingerprint as ``current`` and ``current`` intact (checksums, only then): nothing to do."""
+    manifest = None if run.config.force else current_manifest(run)
+    if manifest is None or manifest.corpus_fingerprint != corpus.fingerprint:
+        return False
+    try:
+        verify_files(run.store.current(), manifest)
+    except IndexCorrupted as exc:
+        logging.getLogger(__name__).warning("current index is not usable, it will be rebuilt: %s", exc)
+        return False
+    return True
 
 
 def snapshot_documents(run: ReindexRun, corpus: LoadedCorpus, repo: Any) -> str:

@@ -86,8 +86,8 @@ def _load(index: Any, what: str):
 
     if isinstance(index, LoadedIndex):
         return index
-    try:
-        return load_index_artifact(Path(index))
+    try:  # the candidate was written and checksummed by this run a moment ago: no second sha256 pass
+        return load_index_artifact(Path(index), verify=what != "candidate")
     except IndexCorrupted as exc:
         if what == "candidate":  # reindex validated it a moment ago: this is a real error
             raise
