@@ -47,14 +47,11 @@ def restore(
     def go() -> dict:
         from tasks.index_artifact import load_index_artifact
         from tasks.publishing import IndexStore, ReindexLock
-        from tasks.versioning import ensure_repo, restore as dvc_restore
+        from tasks.versioning import local_version
 
         s = load_settings(settings)
         store = IndexStore(s.index_dir)
-        folder = store.find_version(version)
-        if folder is None:
-            repo = ensure_repo(s.workspace, s.dvc_remote_name, s.dvc_remote_url)
-            folder = dvc_restore(repo, version, store.builds, name=f"restored-{version[:12]}")
+        folder = local_version(s, version)
         loaded = load_index_artifact(folder)
         if activate:
             with ReindexLock(s.index_dir / ".reindex.lock"):

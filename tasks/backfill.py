@@ -100,15 +100,21 @@ def run_tags(plan: DatePlan) -> dict[str, str]:
             "nightshift.index_version": plan.inputs.get("index_version", "")}
 
 
-def find_done(client: Any, experiment_name: str, key: str) -> str:
-    """The run id of a completed run with this backfill key ('' if none)."""
+def done_keys(client: Any, experiment_name: str) -> dict[str, str]:
+    """Backfill key -> run id of a completed run with it, for the whole experiment in one (paged) search."""
     exp = client.get_experiment_by_name(experiment_name)
     if exp is None:
-        return ""
-    runs = client.search_runs([exp.experiment_id], max_results=1,
-                              filter_string=f"tags.`nightshift.backfill_key` = '{key}' and "
-                                            "tags.`nightshift.backfill_done` = 'true'")
-    return runs[0].info.run_id if runs else ""
+        return {}
+    done: dict[str, str] = {}
+    token = None
+    while True:
+        page = client.search_runs([exp.experiment_id], "tags.`nightshift.backfill_done` = 'true'",
+                                  max_results=1000, page_token=token)
+        for run in page:
+            done.setdefault(run.data.tags.get("nightshift.backfill_key", ""), run.info.run_id)
+        token = page.token
+        if not token:
+            return done
 
 
 def outcome_of(state: Any) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from tasks import backfill as b
 from tasks.flow_registry import get_flow_spec
 from tasks.publishing import IndexStore
 from tasks.settings import Settings
+from tasks.tracking import Tracker
+from tasks.versioning import local_version
 
 
 def plan(request: b.BackfillRequest, settings: Settings) -> list[b.DatePlan]:
@@ -21,13 +23,13 @@ def plan(request: b.BackfillRequest, settings: Settings) -> list[b.DatePlan]:
     spec = get_flow_spec(request.flow)
     config_json = spec.load_config(None, request.overrides).model_dump_json()
     history = IndexStore(settings.index_dir).history()
-    client = MlflowClient(settings.tracking_uri)
-    experiment = f"{settings.experiment_prefix}-{request.flow}"
+    done = {} if request.force else b.done_keys(MlflowClient(settings.tracking_uri),
+                                                 f"{settings.experiment_prefix}-{request.flow}")
     plans = []
     for day in days:
         p = b.plan_date(request.flow, day, history, request.timezone, config_json)
-        if p.key and not request.force:
-            p.done_run_id = b.find_done(client, experiment, p.key)
+        if p.key:
+            p.done_run_id = done.get(p.key, "")
             if p.done_run_id:
                 p.skip_reason = f"already done (run {p.done_run_id}); --force reruns it"
         plans.append(p)
@@ -38,29 +40,18 @@ _RESTORE = threading.Lock()  # one DVC restore at a time (dates share versions)
 
 
 def run_date(request: b.BackfillRequest, p: b.DatePlan, settings: Settings) -> dict[str, Any]:
-    """Run the flow as of ``p.day``; mark its MLflow run done once it completed."""
-    from mlflow.tracking import MlflowClient
-
-    with _RESTORE:  # again here: a reindex running meanwhile may have cleaned old local builds
-        ensure_local(settings, p.inputs["index_version"])
+    """Run the flow as of ``p.day`` (its index version restored from DVC if not on disk); mark its MLflow run done
+    once it completed (through the Tracker: retried, spooled if MLflow is down)."""
+    with _RESTORE:  # right before the run: a reindex running meanwhile may have cleaned old local builds
+        local_version(settings, p.inputs["index_version"])
     spec = get_flow_spec(request.flow)
     config = spec.load_config(None, [*request.overrides, *p.overrides])
     dated = settings.model_copy(update={"run_tags": {**settings.run_tags, **b.run_tags(p)}})
     outcome = b.outcome_of(spec.load_flow()(config, dated, return_state=True))
     if outcome["completed"] and outcome.get("run_id"):
-        MlflowClient(settings.tracking_uri).set_tag(outcome["run_id"], "nightshift.backfill_done", "true")
+        Tracker(settings).set_tags(outcome["run_id"], {"nightshift.backfill_done": "true"})
     return {"date": p.day.isoformat(), "status": outcome.get("status", "?"), "run_id": outcome.get("run_id", ""),
             "index_version": p.inputs.get("index_version", ""), "reason": outcome.get("reason", "")}
-
-
-def ensure_local(settings: Settings, version: str) -> None:
-    """Restore an index version from the DVC remote when its build is no longer on disk."""
-    store = IndexStore(settings.index_dir)
-    if store.find_version(version) is None:
-        from tasks.versioning import ensure_repo, restore
-
-        repo = ensure_repo(settings.workspace, settings.dvc_remote_name, settings.dvc_remote_url)
-        restore(repo, version, store.builds, name=f"restored-{version[:12]}")
 
 
 def run_all(request: b.BackfillRequest, plans: list[b.DatePlan], settings: Settings) -> list[dict[str, Any]]:
@@ -71,8 +62,6 @@ def run_all(request: b.BackfillRequest, plans: list[b.DatePlan], settings: Setti
              "index_version": p.inputs.get("index_version", ""), "reason": p.skip_reason}
             for p in plans if p.skip_reason]
     todo = [p for p in plans if not p.skip_reason]
-    for version in sorted({p.inputs["index_version"] for p in todo}):  # before the pool: no racing restores
-        ensure_local(settings, version)
     with tqdm(total=len(todo), desc=f"backfill {request.flow}", unit="date", file=sys.stderr,
               disable=not todo) as bar, ThreadPoolExecutor(max_workers=request.concurrency) as pool:
         futures = {pool.submit(run_date, request, p, settings): p for p in todo}

@@ -82,3 +82,16 @@ def restore(repo, version: str, dest_parent: Path, name: str | None = None, remo
                               "check the version (see the MLflow run's tag nightshift.index_version) and the "
                               "remote (settings.dvc_remote_url)") from None
     return dest_parent / name
+
+
+def local_version(settings, version: str) -> Path:
+    """The local build of index ``version``, restored from the DVC remote (as ``restored-<md5[:12]>``) if it is
+    not on disk any more. Used by ``nightshift index restore`` and by backfills."""
+    from tasks.publishing import IndexStore
+
+    store = IndexStore(settings.index_dir)
+    folder = store.find_version(version)
+    if folder is None:
+        repo = ensure_repo(settings.workspace, settings.dvc_remote_name, settings.dvc_remote_url)
+        folder = restore(repo, version, store.builds, name=f"restored-{version[:12]}")
+    return folder
