@@ -51,7 +51,11 @@ FLOWS: dict[str, FlowSpec] = {spec.name: spec for spec in (
 def configured(name: str, config: BaseModel | None, settings: Any = None) -> tuple[Any, Any]:
     """A flow's (config, settings): the given ones, else ``configs/<name>.yaml`` and ``configs/settings.yaml``
     from the working directory, else the defaults. A deployment run without parameters (``prefect.yaml``)
-    thus reads the configs of the checkout it runs in, as the CLI does."""
+    thus reads the configs of the checkout it runs in, as the CLI does. The offline defaults are applied here
+    too: a worker-started flow run never imports the CLI."""
+    from nightshift.offline import apply_offline_defaults
+
+    apply_offline_defaults()
     if config is None:
         config = get_flow_spec(name).load_config(None)
     return config, settings.resolved() if settings is not None else default_settings()  # relative paths: the workspace's
