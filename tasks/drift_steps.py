@@ -221,11 +221,10 @@ def write_drift_report(run: DriftRun, windows: Windows, ref: WindowFeatures, cur
                        explanation: Any, record: dict[str, Any]) -> Any:
     """Plots, review queue and report.md/.html under ``data/reports/drift/<run_id>/`` (paths added to ``record``)."""
     from tasks.drift.report import review_queue, write_report
-    from tasks.drift.staleness import nearest_neighbor_distance
 
-    with run.stage("report"):
-        distance = nearest_neighbor_distance(cur.vectors, ref.vectors)
-        ref_similarity = 1.0 - nearest_neighbor_distance(ref.vectors, ref.vectors, exclude_self=True)
+    with run.stage("report"):  # the nearest-reference distances ``explain`` computed (the largest products of the run)
+        distance = explanation.distance
+        ref_similarity = 1.0 - explanation.reference_distance
         panels = {"top-1 similarity to the index": (ref.scalars["top1_score"], cur.scalars["top1_score"])} \
             if "top1_score" in ref.scalars and "top1_score" in cur.scalars else {}
         panels["similarity to the nearest reference query"] = (ref_similarity, 1.0 - distance)

@@ -8,7 +8,7 @@ the clusters, and use the tests in this package for the yes/no decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -40,6 +40,9 @@ class DriftExplanation:
     expected_share: float
     silhouette: float | None
     clusters: tuple[DriftCluster, ...]
+    # per current query: cosine distance to the nearest reference query; per reference query: to its nearest other
+    distance: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
+    reference_distance: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False, compare=False)
 
 
 def choose_k(points: np.ndarray, max_clusters: int, min_silhouette: float,
@@ -74,7 +77,8 @@ def explain_drift(reference: np.ndarray, current: np.ndarray, texts: Sequence[st
         raise ValueError(f"texts has {len(texts)} items but current has {len(cur)} rows")
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"quantile must be in (0, 1), got {quantile}")
-    threshold = float(np.quantile(nearest_neighbor_distance(ref, ref, exclude_self=True), quantile))
+    ref_dist = nearest_neighbor_distance(ref, ref, exclude_self=True)
+    threshold = float(np.quantile(ref_dist, quantile))
     dist = nearest_neighbor_distance(cur, ref)
     far = np.flatnonzero(dist > threshold)
     clusters: list[DriftCluster] = []
@@ -99,7 +103,7 @@ def explain_drift(reference: np.ndarray, current: np.ndarray, texts: Sequence[st
     clusters.sort(key=lambda c: (-c.size, c.indices[0]))
     return DriftExplanation(threshold=threshold, n_far=len(far), far_share=len(far) / len(cur),
                             expected_share=1.0 - quantile, silhouette=silhouette,
-                            clusters=tuple(clusters))
+                            clusters=tuple(clusters), distance=dist, reference_distance=ref_dist)
 
 
 def project_2d(reference: np.ndarray, current: np.ndarray, seed: int = 0
