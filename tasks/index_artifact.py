@@ -103,8 +103,12 @@ def load_index_artifact(folder: Path, verify: bool = True) -> LoadedIndex:
     manifest = read_manifest(folder)
     if verify:
         verify_files(folder, manifest)
-    index = faiss.read_index(str(folder / INDEX_FILE))
-    chunks = pd.read_parquet(folder / CHUNKS_FILE)
+    try:  # unverified loads still fail as IndexCorrupted, never as a raw FAISS/Arrow error
+        index = faiss.read_index(str(folder / INDEX_FILE))
+        chunks = pd.read_parquet(folder / CHUNKS_FILE)
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise IndexCorrupted(f"{folder} cannot be read ({str(exc).splitlines()[0][:200]}); "
+                             "restore it with `nightshift index restore VERSION` or rerun `nightshift reindex`") from exc
     if index.ntotal != len(chunks) or index.ntotal != manifest.n_chunks:
         raise IndexCorrupted(f"{folder}: index has {index.ntotal} vectors, chunks.parquet {len(chunks)} rows, "
                              f"manifest {manifest.n_chunks}")

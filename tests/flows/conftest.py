@@ -17,7 +17,7 @@ from tasks.configs import ReindexConfig
 from tasks.evaluation.config import EvaluateConfig
 from tasks.settings import Settings
 from tests.conftest import scifact_records, write_records
-from tests.unit.test_notify import Recorder
+from tests.webhooks import Recorder
 
 GOLDEN = Path(__file__).resolve().parents[2] / "data" / "golden" / "scifact"
 BASE = ["chunking.strategy=whole", "chunking.truncate=true"]  # one chunk per document, cut at 256 tokens

@@ -77,8 +77,8 @@ def test_normal_week_is_no_drift_with_every_test_logged(drift_seed) -> None:
     assert names == {"mmd", "classifier", "pca_ks", "query_length", "oov_rate", "confidence", "coverage_gap",
                      "novelty", "golden_staleness"}
     assert set(r["skipped"]) == {"language", "corpus_drift"} and "no new documents" in r["skipped"]["corpus_drift"]
-    assert r["actions"]["golden_refresh"] == {"requested": False} and not Path(r["report"]).parent.joinpath(
-        "flags").exists()
+    flag = drift_seed.settings.resolve(dcfg().actions.golden_refresh.flag_file)  # where a refresh request would go
+    assert r["actions"]["golden_refresh"] == {"requested": False} and not flag.exists()
     run, paths = mlflow_run(drift_seed.settings, r["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["nightshift.drift"] == "false"
     assert {"result.json", "drift_tests.json", "review_queue.csv", "querylog_validation.json", "report/report.md",

@@ -101,7 +101,7 @@ def canary_runs(tmp_path_factory, prefect_harness):
     """``nightshift reindex`` (a subprocess with its own ephemeral Prefect API), then the evaluate flow
     (in process, so it can be run right after without a second API start), both with canary secrets."""
     from tests.flows.conftest import slice_records
-    from tests.unit.test_notify import Recorder
+    from tests.webhooks import Recorder
 
     root = tmp_path_factory.mktemp("security")
     canary = "nscanary" + secrets.token_hex(12)

@@ -26,9 +26,9 @@ def free_port() -> int:
 
 def start(cmd: Sequence[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
     """``cmd`` in its own process group (so stopping it stops its workers), output to ``log``."""
-    out = open(log, "wb")  # noqa: SIM115 - closed by stop()
-    return subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with open(log, "wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 90.0) -> float:
@@ -58,8 +58,6 @@ def stop(proc: subprocess.Popen, grace: float = 15.0) -> None:
             proc.wait(timeout=grace)
         except ProcessLookupError:
             pass
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 @contextmanager

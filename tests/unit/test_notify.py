@@ -5,36 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tasks.notify import NotifyConfig, notify, scrub, summary_line
+from tests.webhooks import SECRET, Recorder
 
-SECRET = "T000-SECRET-TOKEN-xyz"
 SUMMARY = {"flow": "evaluate", "run_id": "abc123", "status": "fail", "reason": "ndcg@10 dropped 0.05",
            "delta": {"ndcg@10": -0.05}, "p_value": 0.001, "n_queries": 300}
-
-
-class Recorder(ThreadingHTTPServer):
-    def __init__(self, status: int = 200) -> None:
-        self.status, self.received = status, []
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/hooks/{SECRET}?token={SECRET}"
-
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append({"path": self.path, "headers": dict(self.headers), "body": json.loads(body)})
-        self.send_response(self.server.status)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
 
 
 @pytest.fixture
