@@ -1,0 +1,1 @@
+"""Prefect flows: thin tables of contents that order the tasks in ``tasks/``."""

@@ -1,0 +1,80 @@
+"""Measure one index on the golden queries: per-query metrics, latency, and ANN health.
+
+Per-query metrics come from ``tasks.scoring`` (trec_eval semantics; the local ``evaluate`` modules in
+``metrics/`` wrap the same code and give the same numbers). ANN health is recall@k of the index's
+chunk hits against exact (flat) search over the same vectors, with the golden queries as queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tasks.index_artifact import LoadedIndex
+from tasks.indexing import IndexSpec, build_index, search
+from tasks.retrievers import RetrievalConfig, Retriever, query_latencies_ms, retriever_for_index
+from tasks.scoring import per_query_metrics
+
+
+@dataclass
+class IndexScores:
+    per_query: pd.DataFrame  # index query_id, one column per metric
+    run: dict[str, dict[str, float]]  # document-level run, top ``retrieval.depth``
+    retriever: Retriever
+
+
+def score_index(loaded: LoadedIndex, embedder: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                retrieval: RetrievalConfig, metrics: list[str], threads: int = 1) -> IndexScores:
+    """Retrieve every query with the configured mode and score it against ``qrels``."""
+    retriever = retriever_for_index(retrieval, loaded, embedder, threads)
+    run = retriever.retrieve(queries, retrieval.depth)
+    return IndexScores(per_query_metrics(run, qrels, metrics), run, retriever)
+
+
+def latency_ms(retriever: Retriever, queries: dict[str, str], n: int, depth: int, seed: int = 0) -> dict[str, float]:
+    """p50/p95 of single-query retrieval (embedding + search) over ``n`` seeded queries."""
+    if n <= 0 or not queries:
+        return {}
+    times = query_latencies_ms(retriever, queries, depth=depth, n=n, seed=seed)
+    return {"latency_p50_ms": float(np.percentile(times, 50)), "latency_p95_ms": float(np.percentile(times, 95)),
+            "latency_n": float(len(times))}
+
+
+def stored_vectors(loaded: LoadedIndex, cache_path: Path | None = None) -> tuple[np.ndarray, str]:
+    """The indexed vectors for exact search: from the vector cache (exact) or reconstructed from FAISS."""
+    frame = loaded.chunks
+    if cache_path is not None and cache_path.is_file():
+        from tasks.vector_cache import VectorCache
+
+        with VectorCache(cache_path) as cache:
+            found = cache.get_many(loaded.manifest.embedder_fingerprint, frame["content_hash"])
+        if all(h in found for h in frame["content_hash"]):
+            return np.stack([found[h] for h in frame["content_hash"]]), "vector cache"
+    import faiss
+
+    index, source = loaded.index, "reconstructed from the index"
+    if loaded.manifest.index_kind in ("ivf", "ivfpq"):
+        faiss.extract_index_ivf(index).make_direct_map()
+        if loaded.manifest.index_kind == "ivfpq":
+            source = "reconstructed from PQ codes (approximate)"
+    return index.reconstruct_n(0, index.ntotal), source
+
+
+def ann_health(loaded: LoadedIndex, embedder: Any, queries: dict[str, str], k: int = 10, threads: int = 1,
+               cache_path: Path | None = None) -> dict[str, Any]:
+    """recall@k of the production index vs exact search on the golden queries (chunk level)."""
+    label = f"ann_recall@{k}"
+    if loaded.manifest.index_kind == "flat" or not queries:
+        return {label: 1.0, "ann_source": "flat index: search is exact", "ann_n_queries": len(queries)}
+    vectors, source = stored_vectors(loaded, cache_path)
+    query_vectors = embedder.encode(list(queries.values()), kind="query")
+    exact = build_index(vectors, IndexSpec("flat", vectors.shape[1], {}))
+    _, truth = search(exact, query_vectors, k, threads)
+    _, got = search(loaded.index, query_vectors, k, threads)
+    hits = sum(len(set(t) & set(g)) for t, g in zip(truth.tolist(), got.tolist()))
+    return {label: hits / truth.size if truth.size else 1.0, "ann_source": source,
+            "ann_n_queries": len(queries)}

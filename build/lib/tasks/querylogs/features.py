@@ -1,0 +1,116 @@
+"""What the drift tests look at, computed from query texts.
+
+- query vectors, through the shared vector cache (key = embedder fingerprint + sha256 of
+  ``"query"`` and the text: the ``"query"`` part keeps a query and a chunk with the same text
+  apart, which matters for embedders with query/passage prefixes);
+- scalar features: length in words, out-of-vocabulary rate against a FIXED vocabulary (the
+  indexed corpus), the Unicode script (a language proxy);
+- top-1 retrieval similarity against the published index;
+- novelty: similarity of each query to its nearest neighbour in a fixed part of the reference.
+
+Every feature is a function of one query and of things that do not depend on the windows (the
+embedder, the index, a reference split drawn with a seed), so reference and current values are
+exchangeable under "no drift" and the tests' null distributions hold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tasks.documents import sha256_text
+from tasks.evaluation.segments import script_of
+from tasks.vector_cache import VectorCache
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def query_key(text: str) -> str:
+    return sha256_text("query", text)
+
+
+def embed_queries(texts: Sequence[str], embedder: Any, cache: VectorCache,
+                  batch: int = 512) -> tuple[np.ndarray, dict[str, int]]:
+    """L2-normalised query vectors (aligned with ``texts``); only texts missing from the cache are embedded."""
+    keys = [query_key(t) for t in texts]
+    unique = dict(zip(keys, texts))
+    found = cache.get_many(embedder.fingerprint, unique)
+    missing = [k for k in unique if k not in found]
+    for start in range(0, len(missing), batch):
+        part = missing[start:start + batch]
+        vectors = embedder.encode([unique[k] for k in part], kind="query")
+        cache.put_many(embedder.fingerprint, part, vectors)
+        found.update(zip(part, vectors))
+    matrix = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for row, key in enumerate(keys):
+        matrix[row] = found[key]
+    return matrix, {"n_queries": len(texts), "n_unique": len(unique), "n_embedded": len(missing),
+                    "n_reused": len(unique) - len(missing)}
+
+
+def words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def word_counts(texts: Iterable[str]) -> np.ndarray:
+    return np.array([len(t.split()) for t in texts], dtype=np.float64)
+
+
+def vocabulary(texts: Iterable[str]) -> frozenset[str]:
+    """Lower-cased alphabetic words of ``texts`` (e.g. every indexed chunk)."""
+    vocab: set[str] = set()
+    for text in texts:
+        vocab.update(words(text))
+    return frozenset(vocab)
+
+
+def oov_rates(texts: Iterable[str], vocab: frozenset[str]) -> np.ndarray:
+    """Share of each query's words missing from ``vocab`` (0 for a query without words)."""
+    out = []
+    for text in texts:
+        ws = words(text)
+        out.append(sum(w not in vocab for w in ws) / len(ws) if ws else 0.0)
+    return np.array(out, dtype=np.float64)
+
+
+def scripts(texts: Iterable[str]) -> np.ndarray:
+    return np.array([script_of(t) for t in texts], dtype=object)
+
+
+def top1_scores(index: Any, vectors: np.ndarray, threads: int = 1) -> np.ndarray:
+    """Similarity of each query's best hit in ``index`` (inner product = cosine for unit vectors)."""
+    from tasks.indexing import search
+
+    if len(vectors) == 0:
+        return np.empty(0)
+    scores, _ = search(index, vectors, 1, threads)
+    return scores[:, 0].astype(np.float64)
+
+
+def logged_top1(scores: Sequence[Any]) -> np.ndarray:
+    """Top-1 scores from the log's ``scores`` lists (NaN where a row has none)."""
+    return np.array([max(s) if isinstance(s, (list, tuple, np.ndarray)) and len(s) else np.nan
+                     for s in scores], dtype=np.float64)
+
+
+def novelty_scores(reference: np.ndarray, current: np.ndarray, holdout_share: float, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour cosine similarity to a seeded 'base' part of the reference.
+
+    The reference is split once into base (``1 - holdout_share``) and holdout; returns the
+    similarities of the holdout rows and of the current rows to their nearest base row. Given the
+    base, holdout and current rows are iid under "no drift", so a tail test on these two samples
+    (``coverage_gap``) is exact: "more current queries than usual have no close reference query".
+    """
+    from tasks.drift.staleness import nearest_neighbor_distance
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(reference))
+    n_hold = int(round(holdout_share * len(reference)))
+    if n_hold < 1 or n_hold >= len(reference) or len(current) == 0:
+        return np.empty(0), np.empty(0)
+    base, hold = reference[order[n_hold:]], reference[order[:n_hold]]
+    return (1.0 - nearest_neighbor_distance(hold, base), 1.0 - nearest_neighbor_distance(current, base))

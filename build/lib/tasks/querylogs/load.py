@@ -1,0 +1,82 @@
+"""The two windows of a drift check: read the log(s), validate them, cut reference and current.
+
+Each side (``windows.reference`` / ``windows.current``, or ``--reference`` / ``--current``) is either
+a window ``START..END`` over the configured log (``querylog.path``) or the path of a log file that is
+used whole. The configured log is read (and validated) at most once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tasks.querylogs.config import DriftConfig
+from tasks.querylogs.format import QueryLogError, read_query_log
+from tasks.querylogs.validation import CheckedLog, validate_log
+from tasks.querylogs.windows import is_window, parse_window, resolve_anchor, select
+from tasks.settings import Settings
+
+_RELATIVE_BOUND = re.compile(r"(^|\.\.)\s*-\d+[hdw]")
+
+
+@dataclass
+class Windows:
+    reference: pd.DataFrame
+    current: pd.DataFrame
+    described: dict[str, dict[str, Any]]  # side -> spec, start, end, range, source, n
+    quarantined: list[Any] = field(default_factory=list)
+    validation: dict[str, Any] = field(default_factory=dict)  # file -> GX summary
+    facts: dict[str, str] = field(default_factory=dict)  # log_hash
+
+    def lacking(self, minimum: int) -> str | None:
+        """Why the check cannot run (too few queries in a window), or None."""
+        small = [f"the {side} window {d['spec']} {d['range']} has {d['n']} valid quer{'y' if d['n'] == 1 else 'ies'}"
+                 for side, d in self.described.items() if d["n"] < minimum]
+        if not small:
+            return None
+        return (f"not enough data: {' and '.join(small)}; at least {minimum} per window are needed "
+                "(windows.min_queries); no test ran, no drift is reported")
+
+
+def _checked(config: DriftConfig, path: Path, windows: Windows) -> CheckedLog:
+    raw = read_query_log(path, config.querylog.columns)
+    checked = validate_log(raw.frame, str(path), config.querylog.max_invalid_share)
+    windows.quarantined.extend(checked.quarantined)
+    windows.validation[str(path)] = checked.summary
+    windows.facts.setdefault("log_hash", raw.content_hash)
+    return checked
+
+
+def _anchor(config: DriftConfig, spec: str, frame: pd.DataFrame) -> Any:
+    if not _RELATIVE_BOUND.search(spec):
+        return None
+    latest = frame["when"].max() if len(frame) else None
+    return resolve_anchor(config.windows.anchor, None if latest is None or pd.isna(latest) else latest.to_pydatetime())
+
+
+def read_windows(config: DriftConfig, settings: Settings) -> Windows:
+    windows = Windows(pd.DataFrame(), pd.DataFrame(), {})
+    log: dict[str, Any] = {}
+    for side in ("reference", "current"):
+        spec = getattr(config.windows, side).strip()
+        if is_window(spec):
+            if not log:
+                log["path"] = settings.resolve(config.querylog.path)
+                log["frame"] = _checked(config, log["path"], windows).frame
+            window = parse_window(spec, _anchor(config, spec, log["frame"]))
+            frame = select(log["frame"], window).reset_index(drop=True)
+            described = {**window.as_dict(), "range": window.describe(), "source": str(log["path"])}
+        else:
+            path = settings.resolve(spec)
+            if not path.exists():
+                raise QueryLogError(f"{side} {spec!r} is neither an existing log file nor a window START..END "
+                                    "(e.g. 2025-03-03..2025-03-09 or -7d..)")
+            frame = _checked(config, path, windows).frame
+            described = {"spec": spec, "start": None, "end": None, "range": "(whole file)", "source": str(path)}
+        setattr(windows, side, frame)
+        windows.described[side] = {**described, "n": len(frame)}
+    return windows
