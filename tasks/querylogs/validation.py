@@ -17,6 +17,7 @@ import pandas as pd
 
 from tasks.documents import Quarantined
 from tasks.querylogs.format import QueryLogError
+from tasks.validation.quarantine import percent_pair
 from tasks.validation.records import _got, _text_facts, _text_or_none
 from tasks.validation.suite import Check, run_checks
 
@@ -109,11 +110,11 @@ def validate_log(raw: pd.DataFrame, source: str, max_invalid_share: float = 0.05
     sources = [f"{f}:{n}" for f, n in zip(raw["_file"], raw["_line"])]
     valid, quarantined, summary = run_checks(stage="querylog", suite_name="nightshift.querylog", frame=frame,
                                              checks=checks, ids=ids, sources=sources, started=started)
-    share = len(quarantined) / len(raw)
-    if share > max_invalid_share:
+    if len(quarantined) / len(raw) > max_invalid_share:
         first = "; ".join(f"{q.source}: {q.reason}" for q in quarantined[:3])
-        raise QueryLogError(f"query log {source}: {len(quarantined)} of {len(raw)} rows ({share:.1%}) failed "
-                            f"validation, more than querylog.max_invalid_share={max_invalid_share:.1%}. "
+        share, limit = percent_pair(len(quarantined) / len(raw), max_invalid_share)
+        raise QueryLogError(f"query log {source}: {len(quarantined)} of {len(raw)} rows ({share}) failed "
+                            f"validation, more than querylog.max_invalid_share={limit}. "
                             f"First: {first}")
     good = raw.iloc[valid].assign(when=when.iloc[valid].to_numpy()).reset_index(drop=True)
     return CheckedLog(good, quarantined, summary)

@@ -21,7 +21,7 @@ class QuarantineLimitExceeded(RuntimeError):
         self.max_share, self.path = max_share, path
 
 
-def _percent(share: float, limit: float) -> tuple[str, str]:
+def percent_pair(share: float, limit: float) -> tuple[str, str]:
     """Both as percentages, with enough decimals that a share over the limit reads as larger."""
     for decimals in range(1, 6):
         shown = f"{share:.{decimals}%}", f"{limit:.{decimals}%}"
@@ -39,7 +39,7 @@ def enforce_quarantine_limit(n_quarantined: int, n_total: int, max_share: float 
         raise ValueError(f"n_quarantined {n_quarantined} must be within [0, n_total={n_total}]")
     if n_total == 0 or n_quarantined / n_total <= max_share:
         return
-    share, limit = _percent(n_quarantined / n_total, max_share)
+    share, limit = percent_pair(n_quarantined / n_total, max_share)
     message = (f"{share} of records quarantined ({n_quarantined}/{n_total}) exceeds the limit of "
                f"{limit} (validation.max_quarantine_share)")
     if path is not None:

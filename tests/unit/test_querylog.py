@@ -110,6 +110,13 @@ def test_a_log_of_non_text_queries_is_refused_with_a_clear_message(tmp_path: Pat
                                             + reason.replace("(", r"\(")):
         checked(path)
 
+def test_a_share_just_over_the_limit_does_not_read_as_equal_to_it(tmp_path: Path) -> None:
+    data = rows(1881) + rows(100, query=lambda i: "  ")  # 100/1981 = 5.048%: "5.0%" would equal the 5.0% limit
+    with pytest.raises(QueryLogError, match=r"100 of 1981 rows \(5\.05%\) failed validation, more than "
+                                            r"querylog\.max_invalid_share=5\.00%"):
+        checked(write_jsonl(tmp_path / "log.jsonl", data))
+
+
 
 def test_optional_scores_ids_and_feedback_are_checked(tmp_path: Path) -> None:
     good = [{**r, "retrieved_ids": ["d1", "d2"], "scores": [0.8, 0.5], "feedback": 1} for r in rows(30)]

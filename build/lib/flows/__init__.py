@@ -1,1 +1,0 @@
-"""Prefect flows: thin tables of contents that order the tasks in ``tasks/``."""

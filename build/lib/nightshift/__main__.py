@@ -1,3 +1,0 @@
-from nightshift.cli import main
-
-main()
