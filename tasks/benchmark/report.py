@@ -24,8 +24,10 @@ LIMITS = (("max_query_p95_ms", "query_p95_ms", True), ("max_usd_per_1k_queries",
           ("min_docs_per_s", "docs_per_s", False))
 
 
-def comparison_table(records: Sequence[dict[str, Any]], metrics: Sequence[str]) -> pd.DataFrame:
-    """One row per (dataset, candidate): quality metrics, systems metrics, cost, status."""
+def comparison_table(records: Sequence[dict[str, Any]], metrics: Sequence[str],
+                     pareto_metric: str | None = None) -> pd.DataFrame:
+    """One row per (dataset, candidate): quality metrics, systems metrics, cost, status; ``pareto`` marks the
+    quality-vs-throughput front on ``pareto_metric`` (the budget's metric; default the first)."""
     rows = []
     for r in records:
         row = {"dataset": r["dataset"], "candidate": r["candidate"], "mode": r.get("mode", ""),
@@ -36,7 +38,7 @@ def comparison_table(records: Sequence[dict[str, Any]], metrics: Sequence[str]) 
                    child_run_id=r.get("child_run_id", ""), error=r.get("error", ""))
         rows.append(row)
     table = pd.DataFrame(rows)
-    table["pareto"] = pareto_flags(table, metrics[0]) if len(table) else []
+    table["pareto"] = pareto_flags(table, pareto_metric or metrics[0]) if len(table) else []
     return table
 
 

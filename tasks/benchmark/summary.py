@@ -29,7 +29,7 @@ class Report:
 def write_report(records: Sequence[dict[str, Any]], config: BenchmarkConfig, folder: Path) -> Report:
     metrics = config.measure.metrics
     folder.mkdir(parents=True, exist_ok=True)
-    table = comparison_table(records, metrics)
+    table = comparison_table(records, metrics, config.budget.metric)  # the front the Pareto plot draws
     rec = recommend(table, config.budget)
     columns = [*TABLE_COLUMNS[:3], *metrics, *TABLE_COLUMNS[3:]]
     files = [folder / "comparison.csv", folder / "comparison.md", folder / "by_dataset.md",

@@ -39,6 +39,8 @@ def test_pareto_front_is_per_dataset_and_ignores_failures():
     by_recall = pareto_flags(table, "recall@100")  # every recall is 0.9: only each dataset's fastest is on that front
     assert {(d, c) for d, c, f in zip(table["dataset"], table["candidate"], by_recall) if f} == {
         ("a", "fast-good"), ("b", "fast-good")}
+    on_budget_metric = comparison_table(RECORDS, METRICS, pareto_metric="recall@100")  # what the plot draws
+    assert on_budget_metric["pareto"].tolist() == by_recall
 
 
 def test_recommendation_is_best_mean_quality_within_budget_with_reason():
@@ -94,6 +96,10 @@ def test_report_files_and_json_results(tmp_path):
     assert json.loads((tmp_path / "r" / "recommendation.json").read_text())["candidate"] == "fast-good"
     by_dataset = (tmp_path / "r" / "by_dataset.md").read_text().splitlines()
     assert by_dataset[0].startswith("| ndcg@10 |") and by_dataset[-1].startswith("| mean |")
+    on_recall = write_report(RECORDS, BenchmarkConfig.model_validate(
+        {"measure": {"metrics": METRICS}, "budget": {"metric": "recall@100"}}), tmp_path / "recall")
+    front = pd.read_csv(on_recall.folder / "comparison.csv").query("pareto")  # the front the plot draws
+    assert set(zip(front["dataset"], front["candidate"])) == {("a", "fast-good"), ("b", "fast-good")}
     rows = json_results(RECORDS, METRICS)
     assert rows[0]["ndcg@10"] == 0.70 and rows[-1]["ndcg@10"] is None and rows[-1]["status"] == "failed"
 
