@@ -132,9 +132,9 @@ def add_corpus_inputs(run: DriftRun, loaded: Any, shared: SharedInputs) -> None:
     """New documents (in the source, not in the index): their chunk vectors vs a held-out sample of indexed ones."""
     from tasks.chunking import ChunkingConfig, chunk_documents
     from tasks.evaluation.measure import stored_vectors
-    from tasks.loaders import load_source
+    from tasks.loaders import LoadLimits, load_source
     from tasks.sources import SourceError
-    from tasks.validation import validate_documents
+    from tasks.validation import DocumentRules, validate_documents
     from tasks.vector_cache import VectorCache
     from tasks.vectorize import embed_chunks
 
@@ -143,16 +143,20 @@ def add_corpus_inputs(run: DriftRun, loaded: Any, shared: SharedInputs) -> None:
         shared.unavailable.setdefault("corpus", "corpus.source is null: corpus drift is off")
         return
     source = loaded.manifest.source if cfg.source == "index" else cfg.source
+    # the index's own source is read the way reindex read it (include/exclude, limits, document rules)
+    how = loaded.manifest.loading if cfg.source == "index" else {}
     with run.stage("corpus"):
         path = source if "://" in source else str(run.settings.resolve(source))
         try:
-            docs = load_source(path).documents
+            docs = load_source(path, LoadLimits(**how["limits"]) if "limits" in how else None,
+                               include=how.get("include") or None, exclude=how.get("exclude") or None).documents
         except SourceError as exc:
             shared.unavailable["corpus"] = f"corpus source {source} cannot be read: {exc}"
             return
         indexed = set(loaded.chunks["doc_id"].astype(str))
         candidates = [d for d in docs if d.id not in indexed]
-        new = validate_documents(candidates).valid if candidates else []  # the reindex would quarantine the rest
+        rules = DocumentRules(**how["documents"]) if "documents" in how else None
+        new = validate_documents(candidates, rules).valid if candidates else []  # reindex would quarantine the rest
         run.counts.update(corpus_n_documents=len(docs), corpus_n_new_documents=len(new),
                           corpus_n_new_invalid=len(candidates) - len(new))
         if not new:

@@ -38,6 +38,7 @@ class IndexManifest(BaseModel):
     corpus_fingerprint: str
     snapshot_version: str = ""
     source: str = ""
+    loading: dict[str, Any] = Field(default_factory=dict)  # include/exclude/limits/document rules the source was read with
     n_documents: int
     n_chunks: int
     validation: dict[str, Any] = Field(default_factory=dict)

@@ -215,6 +215,8 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         dim=run.embedder.dim, index_spec=spec.describe(), index_kind=spec.kind, index_params=spec.params,
         chunking=run.config.chunking.model_dump(), corpus_fingerprint=corpus.fingerprint,
         snapshot_version=snapshot_version, source=run.config.source,
+        loading={"include": run.config.include, "exclude": run.config.exclude,
+                 "limits": run.config.limits.model_dump(), "documents": run.config.validation.documents.model_dump()},
         n_documents=len(corpus.documents), n_chunks=len(chunks),
         validation={"ann_recall_at_10": check.recall_at_10, "n_queries": check.n_queries})
     crash_point("before_index_write")

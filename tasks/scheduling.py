@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tasks.config_loader import ConfigError
 from tasks.flow_registry import FLOWS, get_flow_spec
 from tasks.settings import Settings
 
@@ -51,10 +52,26 @@ class SchedulesConfig(BaseModel):
     deployments: dict[str, ScheduleEntry] = Field(default_factory=dict)
 
 
+def deployment_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as deployment parameters, which the Prefect API stores and its UI shows: never a password."""
+    from urllib.parse import urlsplit
+
+    params = settings.model_dump(mode="json")
+    for key, value in params.items():
+        if isinstance(value, str) and "://" in value and urlsplit(value).password is not None:
+            raise ConfigError(
+                f"settings.{key} contains a password, which would be stored in the Prefect deployment's parameters. "
+                "Use a URL without it and give the credentials through the environment of the process that runs "
+                "the flows (MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or MLFLOW_TRACKING_TOKEN for an MLflow "
+                "server, PGPASSWORD or ~/.pgpass for PostgreSQL, AWS_* for S3).")
+    return params
+
+
 def build_deployments(schedules: SchedulesConfig, settings: Settings) -> list[Any]:
     """One Prefect RunnerDeployment per enabled entry; configs are validated now, not at 2 a.m."""
     from prefect.schedules import Cron, Interval
 
+    settings_params = deployment_settings(settings)
     deployments = []
     for name, entry in schedules.deployments.items():
         if not entry.enabled:
@@ -70,7 +87,7 @@ def build_deployments(schedules: SchedulesConfig, settings: Settings) -> list[An
             schedule = []
         deployments.append(spec.load_flow().to_deployment(
             name=name, schedules=schedule, concurrency_limit=entry.concurrency_limit,
-            parameters={"config": config.model_dump(mode="json"), "settings": settings.model_dump(mode="json")},
+            parameters={"config": config.model_dump(mode="json"), "settings": settings_params},
             tags=["nightshift", entry.flow, *entry.tags],
             description=f"nightshift {entry.flow} ({entry.cron or entry.interval_seconds or 'manual'})"))
     return deployments

@@ -199,6 +199,16 @@ def test_new_documents_unlike_the_corpus_are_corpus_drift(drift_seed, tmp_path) 
     assert r["actions"]["reindex"] == {"requested": False}  # the reindex action is off by default
 
 
+def test_the_index_source_is_read_with_the_reindex_include_exclude_rules(drift_seed, tmp_path) -> None:
+    both = corpus_with_new_documents(tmp_path / "both")
+    ws = new_workspace(tmp_path, drift_seed.cache)  # an index of `both` that excluded mixed/ on purpose
+    built = reindex(load_config(ReindexConfig, None, [f"source={both}", "exclude=[mixed/*]", *SLICE,
+                                                      "gate.enabled=false"]), ws)
+    assert built["status"] == "published" and built["n_documents"] == N_DOCS
+    r = drift(dcfg(NORMAL_WEEK, "corpus.source=index"), ws)
+    assert "no new documents" in r["skipped"]["corpus_drift"] and not r["drift"]  # excluded files are not "new"
+
+
 @pytest.mark.slow
 def test_corpus_drift_triggers_the_reindex_subflow(drift_seed, tmp_path) -> None:
     ws = new_workspace(tmp_path, drift_seed.cache)

@@ -31,6 +31,17 @@ def test_every_shipped_schedule_builds_a_deployment_with_its_cron_timezone_and_p
     assert nightly.parameters["settings"]["workspace"] == str(tmp_path.resolve())
 
 
+def test_a_password_in_a_settings_url_is_refused_not_stored_in_the_deployment(tmp_path):
+    plan = load_config(SchedulesConfig, None, ["deployments.r.flow=reindex", "deployments.r.interval_seconds=60"])
+    settings = Settings(workspace=tmp_path, mlflow_tracking_uri="https://ml:s3cret@mlflow.internal").resolved()
+    with pytest.raises(ConfigError, match=r"settings\.mlflow_tracking_uri contains a password.*MLFLOW_TRACKING_PASSWORD") as err:
+        build_deployments(plan, settings)
+    assert "s3cret" not in str(err.value)
+    token_free = Settings(workspace=tmp_path, mlflow_tracking_uri="https://mlflow.internal").resolved()
+    [deployment] = build_deployments(plan, token_free)
+    assert deployment.parameters["settings"]["mlflow_tracking_uri"] == "https://mlflow.internal"
+
+
 def test_a_bad_schedule_names_the_key():
     with pytest.raises(ConfigError, match="deployments.x.flow"):
         load_config(SchedulesConfig, None, ["deployments.x.flow=reindexx"])
