@@ -2,7 +2,9 @@
 
 Each side (``windows.reference`` / ``windows.current``, or ``--reference`` / ``--current``) is either
 a window ``START..END`` over the configured log (``querylog.path``) or the path of a log file that is
-used whole. The configured log is read (and validated) at most once.
+used whole. The configured log is read once; only the rows of each window are validated, and
+``querylog.max_invalid_share`` applies per window: a bad day last year neither refuses today's check nor
+hides a bad current week. Rows without a valid timestamp belong to no window: quarantined, reported.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 
 from tasks.querylogs.config import DriftConfig
 from tasks.querylogs.format import QueryLogError, read_query_log
-from tasks.querylogs.validation import CheckedLog, validate_log
+from tasks.querylogs.validation import CheckedLog, parse_timestamps, validate_log
 from tasks.querylogs.windows import is_window, parse_window, resolve_anchor, select
 from tasks.settings import Settings
 
@@ -51,6 +53,30 @@ def _checked(config: DriftConfig, path: Path, windows: Windows) -> CheckedLog:
     return checked
 
 
+def _dated_log(config: DriftConfig, path: Path, windows: Windows) -> pd.DataFrame:
+    """The configured log with parsed ``when``; its undated rows are quarantined (limit not applied: no window)."""
+    raw = read_query_log(path, config.querylog.columns)
+    windows.facts.setdefault("log_hash", raw.content_hash)
+    frame = raw.frame.reset_index(drop=True)
+    when = parse_timestamps(frame["timestamp"]) if len(frame) else pd.Series([], dtype="datetime64[ns, UTC]")
+    undated = frame[when.isna().to_numpy()]
+    if len(undated):
+        checked = validate_log(undated, f"{path} (rows without a valid timestamp)", max_invalid_share=1.0)
+        windows.quarantined.extend(checked.quarantined)
+        windows.validation[f"{path} (no timestamp)"] = checked.summary
+    return frame.assign(when=when.to_numpy())
+
+
+def _checked_window(config: DriftConfig, log: dict[str, Any], side: str, rows: pd.DataFrame, what: str,
+                    windows: Windows) -> pd.DataFrame:
+    checked = validate_log(rows.drop(columns="when"), f"{log['path']} {side} window {what}",
+                           config.querylog.max_invalid_share)
+    seen = {q.source for q in windows.quarantined}  # overlapping windows: one record per bad row
+    windows.quarantined.extend(q for q in checked.quarantined if q.source not in seen)
+    windows.validation[f"{log['path']} ({side} window)"] = checked.summary
+    return checked.frame
+
+
 def _anchor(config: DriftConfig, spec: str, frame: pd.DataFrame) -> Any:
     if not _RELATIVE_BOUND.search(spec):
         return None
@@ -66,9 +92,10 @@ def read_windows(config: DriftConfig, settings: Settings) -> Windows:
         if is_window(spec):
             if not log:
                 log["path"] = settings.resolve(config.querylog.path)
-                log["frame"] = _checked(config, log["path"], windows).frame
+                log["frame"] = _dated_log(config, log["path"], windows)
             window = parse_window(spec, _anchor(config, spec, log["frame"]))
-            frame = select(log["frame"], window).reset_index(drop=True)
+            frame = _checked_window(config, log, side, select(log["frame"], window),
+                                   f"{spec} {window.describe()}", windows)
             described = {**window.as_dict(), "range": window.describe(), "source": str(log["path"])}
         else:
             path = settings.resolve(spec)

@@ -184,6 +184,29 @@ def test_empty_and_tiny_windows_say_not_enough_data(tmp_path: Path) -> None:
         read_windows(demo_config("windows.current=missing.jsonl"), settings)
 
 
+def test_the_invalid_share_limit_applies_per_window_not_over_the_whole_history(tmp_path: Path) -> None:
+    settings = Settings(workspace=tmp_path).resolved()
+    history = [r for day in range(3, 29) for r in rows(40, f"2025-02-{day:02d}")]  # 1,040 clean reference rows
+    junk_day = rows(30, "2025-01-15", query=lambda i: "  ")  # a bad day outside both windows
+    week = rows(100, "2025-03-03") + rows(10, "2025-03-04", query=lambda i: i)  # 10 of 110 current rows broken
+    undated = [{"timestamp": "not a date", "query": "fine"}]
+    write_jsonl(tmp_path / "log" / "log.jsonl", junk_day + history + week + undated)
+
+    def windows(current: str, limit: float):
+        return read_windows(load_config(DriftConfig, None, [
+            f"querylog.path={tmp_path / 'log'}", "windows.reference=2025-02-01..2025-02-28",
+            f"windows.current={current}", f"querylog.max_invalid_share={limit}"]), settings)
+
+    # 41 of 1,181 rows (3.5%) are bad over the whole log, but 9.1% of the current week
+    with pytest.raises(QueryLogError, match=r"current window 2025-03-03\.\.2025-03-09 .*: 10 of 110 rows \(9\.1%\)"):
+        windows("2025-03-03..2025-03-09", 0.05)
+    ok = windows("2025-03-03..2025-03-09", 0.1)  # the January junk day counts against no window
+    assert (len(ok.reference), len(ok.current)) == (1040, 100)
+    reasons = [q.reason for q in ok.quarantined]
+    assert len(reasons) == 11 and sum("timestamp is missing or not a date" in r for r in reasons) == 1
+    assert sum("query is not text" in r for r in reasons) == 10
+
+
 def test_config_merges_over_the_default_family_and_names_bad_keys() -> None:
     cfg = load_config(DriftConfig, None, ["tests.mmd.enabled=false", "tests.novelty.params.quantile=0.1"])
     assert not cfg.tests["mmd"].enabled and cfg.tests["mmd"].params == {"n_permutations": 2000}
