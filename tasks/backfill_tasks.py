@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -64,7 +65,8 @@ def run_all(request: b.BackfillRequest, plans: list[b.DatePlan], settings: Setti
     todo = [p for p in plans if not p.skip_reason]
     with tqdm(total=len(todo), desc=f"backfill {request.flow}", unit="date", file=sys.stderr,
               disable=not todo) as bar, ThreadPoolExecutor(max_workers=request.concurrency) as pool:
-        futures = {pool.submit(run_date, request, p, settings): p for p in todo}
+        # each date runs in a copy of this context: its flow run is a subflow of the backfill run (one tree in the UI)
+        futures = {pool.submit(contextvars.copy_context().run, run_date, request, p, settings): p for p in todo}
         for future in as_completed(futures):
             try:
                 rows.append(future.result())

@@ -105,7 +105,7 @@ def test_backfill_killed_midway_then_rerun_completes_the_missing_dates_once(seed
     finished_before_kill = {r.data.tags["nightshift.as_of"] for r in done_runs(ws)}
     assert 2 <= len(finished_before_kill) < len(DAYS)
 
-    code, summary = cli(ws, *backfill_args(small_golden, "2026-10-31", DAYS[-1]))
+    code, summary = cli(ws, *backfill_args(small_golden, "2026-10-31", DAYS[-1], "--concurrency", "2"))
     assert code == 0, summary
     rows = {row["date"]: row for row in summary["dates"]}
     assert rows["2026-10-31"]["status"] == "skipped" and "no index was live yet" in rows["2026-10-31"]["reason"]
@@ -129,6 +129,9 @@ def test_backfill_killed_midway_then_rerun_completes_the_missing_dates_once(seed
     code, forced = cli(ws, *backfill_args(small_golden, DAYS[1], DAYS[1], "--force"))
     assert code == 0 and forced["counts"] == {"pass": 1} and forced["dates"][0]["index_version"] == v1
     assert len(done_runs(ws)) == len(DAYS) + 1
+    date_run = MlflowClient(ws.tracking_uri).get_run(forced["dates"][0]["run_id"])
+    _, parent = flow_run(date_run.data.tags["nightshift.prefect_flow_run_id"])
+    assert parent is not None and flow_name(parent) == "backfill"  # the date is a subflow of the backfill run
 
 
 def test_backfill_refuses_flows_it_cannot_replay_and_bad_ranges(tmp_path):
@@ -154,6 +157,13 @@ def flow_run(flow_run_id: str):
         run = client.read_flow_run(UUID(flow_run_id))
         parent = client.read_task_run(run.parent_task_run_id).flow_run_id if run.parent_task_run_id else None
     return run, parent
+
+
+def flow_name(flow_run_id: UUID) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow(client.read_flow_run(flow_run_id).flow_id).name
 
 
 def test_nightly_chain_evaluates_current_after_a_rejected_index_and_notifies_once_per_failure(
