@@ -1,15 +1,18 @@
-"""Embed chunks through the vector cache: only chunks whose (fingerprint, hash) is missing are embedded."""
+"""Embed chunks and queries through the vector cache: only texts whose (fingerprint, key) is missing are embedded.
+
+A query's key is the sha256 of ``"query"`` and its text, which keeps a query and a chunk with the same text apart
+(embedders with query/passage prefixes); drift, evaluate and the benchmark share these vectors."""
 
 from __future__ import annotations
 
 import sys
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from tasks.documents import Chunk
+from tasks.documents import Chunk, sha256_text
 from tasks.embedding import Embedder
 from tasks.vector_cache import VectorCache
 
@@ -76,3 +79,26 @@ def _progress_bar(total: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     return tqdm(total=total, desc="embedding chunks", unit="chunk", disable=not enabled or total == 0,
                 file=sys.stderr)
+
+
+def query_key(text: str) -> str:
+    return sha256_text("query", text)
+
+
+def embed_queries(texts: Sequence[str], embedder: Any, cache: VectorCache,
+                  batch: int = 512) -> tuple[np.ndarray, dict[str, int]]:
+    """L2-normalised query vectors (aligned with ``texts``); only texts missing from the cache are embedded."""
+    keys = [query_key(t) for t in texts]
+    unique = dict(zip(keys, texts))
+    found = cache.get_many(embedder.fingerprint, unique)
+    missing = [k for k in unique if k not in found]
+    for start in range(0, len(missing), batch):
+        part = missing[start:start + batch]
+        vectors = embedder.encode([unique[k] for k in part], kind="query")
+        cache.put_many(embedder.fingerprint, part, vectors)
+        found.update(zip(part, vectors))
+    matrix = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for row, key in enumerate(keys):
+        matrix[row] = found[key]
+    return matrix, {"n_queries": len(texts), "n_unique": len(unique), "n_embedded": len(missing),
+                    "n_reused": len(unique) - len(missing)}

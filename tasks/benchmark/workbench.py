@@ -19,7 +19,7 @@ from tasks.benchmark.candidates import Candidate
 from tasks.benchmark.systems import (
     PeakMemory, Throughput, bm25_bytes, faiss_bytes, measure_throughput, pin_threads)
 from tasks.datasets import BeirDataset
-from tasks.documents import Chunk, Document, sha256_text
+from tasks.documents import Chunk, Document
 
 
 @dataclass
@@ -50,18 +50,12 @@ class CachedQueries:
         if kind != "query" or self.live:
             return self.inner.encode(texts, kind=kind)
         from tasks.vector_cache import VectorCache
+        from tasks.vectorize import embed_queries
 
-        keys = [sha256_text("query", t) for t in texts]
         with VectorCache(self.cache_path) as cache:
-            found = cache.get_many(self.inner.fingerprint, keys)
-            missing = list(dict.fromkeys(k for k in keys if k not in found))
-            if missing:
-                text_of = dict(zip(keys, texts))
-                vectors = self.inner.encode([text_of[k] for k in missing], kind="query")
-                cache.put_many(self.inner.fingerprint, missing, vectors)
-                found.update(zip(missing, vectors))
-                self.n_embedded += len(missing)
-        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, self.inner.dim), np.float32)
+            vectors, stats = embed_queries(texts, self.inner, cache)
+        self.n_embedded += stats["n_embedded"]
+        return vectors
 
 
 class Workbench:

@@ -21,34 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from tasks.documents import sha256_text
 from tasks.evaluation.segments import script_of
-from tasks.vector_cache import VectorCache
+from tasks.vectorize import embed_queries, query_key  # noqa: F401 - the drift features' query vectors
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-
-def query_key(text: str) -> str:
-    return sha256_text("query", text)
-
-
-def embed_queries(texts: Sequence[str], embedder: Any, cache: VectorCache,
-                  batch: int = 512) -> tuple[np.ndarray, dict[str, int]]:
-    """L2-normalised query vectors (aligned with ``texts``); only texts missing from the cache are embedded."""
-    keys = [query_key(t) for t in texts]
-    unique = dict(zip(keys, texts))
-    found = cache.get_many(embedder.fingerprint, unique)
-    missing = [k for k in unique if k not in found]
-    for start in range(0, len(missing), batch):
-        part = missing[start:start + batch]
-        vectors = embedder.encode([unique[k] for k in part], kind="query")
-        cache.put_many(embedder.fingerprint, part, vectors)
-        found.update(zip(part, vectors))
-    matrix = np.empty((len(texts), embedder.dim), dtype=np.float32)
-    for row, key in enumerate(keys):
-        matrix[row] = found[key]
-    return matrix, {"n_queries": len(texts), "n_unique": len(unique), "n_embedded": len(missing),
-                    "n_reused": len(unique) - len(missing)}
 
 
 def words(text: str) -> list[str]:
