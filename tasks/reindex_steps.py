@@ -109,6 +109,7 @@ def is_unchanged(run: ReindexRun, corpus: LoadedCorpus) -> bool:
     except IndexCorrupted as exc:
         logging.getLogger(__name__).warning("current index is not usable, it will be rebuilt: %s", exc)
         return False
+    run.counts.update(n_chunks=manifest.n_chunks)  # what stays published (nothing was chunked this run)
     return True
 
 

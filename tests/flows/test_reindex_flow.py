@@ -48,6 +48,7 @@ def test_publish_then_unchanged_then_incremental(workspace, corpus):
 
     second = reindex(config(corpus), workspace)
     assert second["status"] == "unchanged" and second["n_embedded"] == 0
+    assert second["n_chunks"] == first["n_chunks"] > 0  # the published index's, not "0 chunks"
     assert second["index_version"] == first["index_version"]
 
     records = scifact_records(120)
