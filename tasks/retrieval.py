@@ -61,19 +61,30 @@ def check_fingerprint(loaded: LoadedIndex, fingerprint: str) -> None:
 
 
 def dense_search(loaded: LoadedIndex, embedder, queries: list[str], k: int = 10,
-                 threads: int = 1) -> list[list[Hit]]:
+                 threads: int = 1, per_document: bool = False) -> list[list[Hit]]:
+    """The top ``k`` chunks per query; with ``per_document``, the top ``k`` documents (each by its best chunk)."""
     check_fingerprint(loaded, embedder.fingerprint)
     vectors = embedder.encode(queries, kind="query")
-    scores, ids = search(loaded.index, vectors, k, threads)
-    frame = loaded.chunks
-    out = []
-    for row_scores, row_ids in zip(scores, ids):
-        hits = []
-        for score, idx in zip(row_scores.tolist(), row_ids.tolist()):
-            if idx < 0:
+    return [_hits(loaded, row, k, threads, per_document) for row in vectors]
+
+
+def _hits(loaded: LoadedIndex, vector, k: int, threads: int, per_document: bool) -> list[Hit]:
+    frame, total = loaded.chunks, loaded.index.ntotal
+    depth = min(k * 4 if per_document else k, total)
+    while True:
+        scores, ids = search(loaded.index, vector[None, :], depth, threads)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for score, idx in zip(scores[0].tolist(), ids[0].tolist()):
+            if idx < 0 or len(hits) == k:
                 continue
             rec = frame.iloc[idx]
-            hits.append(Hit(doc_id=str(rec["doc_id"]), chunk_id=str(rec["id"]), score=float(score),
+            doc_id = str(rec["doc_id"])
+            if per_document and doc_id in seen:
+                continue
+            seen.add(doc_id)
+            hits.append(Hit(doc_id=doc_id, chunk_id=str(rec["id"]), score=float(score),
                             text=str(rec["text"]), metadata=json.loads(rec["metadata"])))
-        out.append(hits)
-    return out
+        if len(hits) == k or depth >= total:
+            return hits
+        depth = min(depth * 4, total)  # many chunks of few documents: look deeper

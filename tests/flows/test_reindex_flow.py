@@ -36,6 +36,13 @@ def test_publish_then_unchanged_then_incremental(workspace, corpus):
     doc = scifact_records(1)[0]
     hits = dense_search(loaded, embedder_for(loaded), [doc["title"]], k=3)[0]
     assert hits[0].doc_id == doc["_id"]
+    every_chunk = dense_search(loaded, embedder_for(loaded), [doc["title"]], k=loaded.index.ntotal)[0]
+    best_chunk_per_doc: dict[str, str] = {}
+    for h in every_chunk:  # in score order: the first chunk seen of a document is its best
+        best_chunk_per_doc.setdefault(h.doc_id, h.chunk_id)
+    per_document = dense_search(loaded, embedder_for(loaded), [doc["title"]], k=10, per_document=True)[0]
+    assert len(every_chunk) > len(best_chunk_per_doc) == 120  # documents of several chunks: dedup is exercised
+    assert [(h.doc_id, h.chunk_id) for h in per_document] == list(best_chunk_per_doc.items())[:10]
 
     client = MlflowClient(workspace.tracking_uri)
     run = client.get_run(first["run_id"])
