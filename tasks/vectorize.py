@@ -1,7 +1,7 @@
 """Embed chunks and queries through the vector cache: only texts whose (fingerprint, key) is missing are embedded.
 
 A query's key is the sha256 of ``"query"`` and its text, which keeps a query and a chunk with the same text apart
-(embedders with query/passage prefixes); drift, evaluate and the benchmark share these vectors."""
+(embedders with query/passage prefixes); drift and the benchmark share these query vectors."""
 
 from __future__ import annotations
 
