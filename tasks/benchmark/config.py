@@ -117,7 +117,6 @@ class Measure(BaseModel):
     latency_queries: PositiveInt = 50  # single-query latencies (embedding + search [+ rerank])
     memory_interval_ms: PositiveInt = 5  # RSS sampling period for peak memory
     seed: int = 0
-    faiss_threads: PositiveInt = 1
 
 
 class Prices(BaseModel):
