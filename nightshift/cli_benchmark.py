@@ -31,15 +31,19 @@ def print_benchmark(record: dict[str, Any]) -> None:
     from nightshift.render import console
 
     table = Table(show_header=True, header_style="bold")
-    columns = ("dataset", "candidate", "ndcg@10", "recall@100", "mrr@10", "docs_per_s", "query_p95_ms", "index_bytes")
-    for col in columns:
-        table.add_column(col, justify="left" if col in ("dataset", "candidate") else "right")
+    columns = {"dataset": "dataset", "candidate": "candidate", "ndcg@10": "ndcg@10", "recall@100": "recall@100",
+               "mrr@10": "mrr@10", "docs_per_s": "docs/s", "query_p95_ms": "p95 ms", "index_bytes": "index MB"}
+    for col, header in columns.items():
+        if col == "candidate":  # the names matter most: folded onto more lines, never cut to "all-Mi…"
+            table.add_column(header, overflow="fold", min_width=12)
+        else:
+            table.add_column(header, justify="left" if col == "dataset" else "right", no_wrap=True)
     for r in record["results"]:
         cells = [r["dataset"], r["candidate"] + (" (cached)" if r["cached"] else "")]
-        for col in columns[2:]:
+        for col in list(columns)[2:]:
             v = r.get(col)
             cells.append("-" if v is None else f"{v:.4f}" if col in ("ndcg@10", "recall@100", "mrr@10")
-                         else f"{v:,.0f}" if col == "index_bytes" else f"{v:,.1f}")
+                         else f"{v / 1e6:,.1f}" if col == "index_bytes" else f"{v:,.1f}")
         if r["status"] != "ok":
             cells[2] = f"[red]{r['status']}[/]"
         table.add_row(*cells)

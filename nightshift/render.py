@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# A terminal sets its own width; piped into a log (CI, cron, `| tee`) rich would assume 80 columns and
+# cut the benchmark's candidate names, so there the width is 120 unless COLUMNS says otherwise.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120)
 
 
 def print_reindex(r: dict[str, Any]) -> None:
