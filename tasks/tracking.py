@@ -7,6 +7,7 @@ import math
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ class Tracker:
                 "nightshift.prefect_flow_run_id": prefect_flow_run_id(), **self.settings.run_tags, **(tags or {})}
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
+        if run_name is None:  # readable in the MLflow runs table, instead of a random "powerful-sheep-624"
+            as_of = tags.get("nightshift.as_of")
+            run_name = (f"{flow} as of {as_of}" if as_of
+                        else f"{flow} {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
         try:
             run = self.client.create_run(self.experiment_id(flow), run_name=run_name, tags=tags)
         except Exception as exc:  # noqa: BLE001

@@ -121,6 +121,7 @@ def test_backfill_killed_midway_then_rerun_completes_the_missing_dates_once(seed
     for run in runs:
         day = run.data.tags["nightshift.as_of"]
         assert run.data.tags["nightshift.index_version"] == (v1 if day < "2026-11-03" else v2)
+        assert run.info.run_name == f"evaluate as of {day}"  # readable in the MLflow runs table
     assert find_champion(Tracker(ws), "scifact:test") is None  # replaying the past never crowns a champion
 
     code, again = cli(ws, *backfill_args(small_golden, DAYS[0], DAYS[-1]))
