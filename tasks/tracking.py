@@ -34,9 +34,7 @@ class Tracker:
         if exp is not None:
             return exp.experiment_id
         location = self.settings.artifact_root.rstrip("/") + f"/{name}"
-        # the MLflow 3 UI opens "custom model development" experiments on the runs table and charts (not GenAI traces)
-        return self.client.create_experiment(name, artifact_location=location,
-                                             tags={"mlflow.experimentKind": "custom_model_development"})
+        return self.client.create_experiment(name, artifact_location=location)
 
     def start_run(self, flow: str, run_name: str | None = None, tags: dict[str, str] | None = None,
                   parent_run_id: str | None = None) -> str:
