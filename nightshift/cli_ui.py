@@ -27,6 +27,8 @@ def ui(
     s = run_guarded(lambda: load_settings(settings))
     uri = s.tracking_uri
     typer.echo(f"MLflow UI for {uri} on http://{host}:{port} (experiments: {s.experiment_prefix}-<flow>)")
+    typer.echo("MLflow 3 opens on its GenAI view: switch the toggle at the top left to 'Model training' to see "
+               "nightshift's runs, metrics and charts")
     typer.echo("Prefect UI: `prefect server start --host 127.0.0.1` (http://127.0.0.1:4200)")
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)]
     if not s.mlflow_tracking_uri:
