@@ -130,6 +130,6 @@ def write_report(folder: Path, summary: dict[str, Any], tests: pd.DataFrame, exp
         plots.append(plot_distributions(panels, folder / "distributions.png"))
     blocks = _blocks(summary, tests, explanation, review, tuple(plots))
     (folder / "report.md").write_text(to_markdown(blocks), encoding="utf-8")
-    (folder / "report.html").write_text(to_html(blocks, "nightshift drift"), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(blocks, "nightshift drift", folder), encoding="utf-8")
     return ReportFiles(folder, folder / "report.md", folder / "report.html", folder / "review_queue.csv",
                        tuple(plots), len(review))

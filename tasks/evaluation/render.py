@@ -6,8 +6,10 @@ A document is a list of blocks: ``("h1"|"h2"|"p", text)``, ``("list", [text])``,
 
 from __future__ import annotations
 
+import base64
 import html
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -60,7 +62,16 @@ def _html_table(frame: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def to_html(blocks: list[Block], title: str) -> str:
+def _img_src(name: str, folder: Path | None) -> str:
+    """The PNG inlined as a data URI, so the page shows its plots anywhere (the MLflow artifact viewer, a mail)."""
+    path = None if folder is None else folder / name
+    if path is None or not path.is_file():
+        return html.escape(name)
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def to_html(blocks: list[Block], title: str, folder: Path | None = None) -> str:
+    """``folder``: where the ``img`` blocks' files are; they are embedded (else linked by name)."""
     parts = []
     for kind, value in blocks:
         if kind in ("h1", "h2", "p"):
@@ -72,7 +83,7 @@ def to_html(blocks: list[Block], title: str) -> str:
         elif kind == "table":
             parts.append(_html_table(value) if len(value) else "<p>(no rows)</p>")
         elif kind == "img":
-            parts.append(f'<figure><img src="{html.escape(value[0])}" alt="{html.escape(value[1])}">'
+            parts.append(f'<figure><img src="{_img_src(value[0], folder)}" alt="{html.escape(value[1])}">'
                          f"<figcaption>{html.escape(value[1])}</figcaption></figure>")
     return (f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{_CSS}</style></head><body>{''.join(parts)}</body></html>\n")

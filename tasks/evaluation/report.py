@@ -102,7 +102,8 @@ def write_report(folder: Path, ev: Any, outcome: GateOutcome, champion: Champion
         plots.append(plot_history(history, cfg.metrics, folder / "metric_history.png"))
     blocks = _blocks(ev, outcome, champion, seg, review, plots, run_id, cfg.gate.floors)
     (folder / "report.md").write_text(to_markdown(blocks), encoding="utf-8")
-    (folder / "report.html").write_text(to_html(blocks, f"nightshift evaluate {ev.golden.key}"), encoding="utf-8")
+    (folder / "report.html").write_text(to_html(blocks, f"nightshift evaluate {ev.golden.key}", folder),
+                                        encoding="utf-8")
     return ReportFiles(folder, folder / "report.md", folder / "report.html",
                        per_query_artifact(ev.per_query, folder), folder / "review_queue.csv",
                        folder / "segments.csv", plots, len(review))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,7 +16,12 @@ from tasks.evaluation.gate import apply_gate
 from tasks.evaluation.render import to_html, to_markdown
 from tasks.evaluation.report import write_report
 from tasks.evaluation.review import review_queue
-from tasks.evaluation.segments import length_bucket, query_segments, script_of, segment_table
+from tasks.evaluation.segments import (
+    length_bucket,
+    query_segments,
+    script_of,
+    segment_table,
+)
 
 QUERIES = {"q1": "vitamin d and bones", "q2": "Как работает индекс", "q3": "a much longer question about statins "
            "and cholesterol in older patients today", "q4": "diabetes"}
@@ -99,7 +106,10 @@ def test_write_report_produces_markdown_html_plots_and_csvs(tmp_path):
     assert md.startswith("# nightshift evaluate — mini:test") and "**FAIL** — ndcg@10: significant drop" in md
     assert "| ndcg@10 | 0.6750 | 0.3750 | -0.3000 |" in md and "champ-1 (promoted" in md
     assert "![delta distribution](delta_distribution.png)" in md and "1 qrels point at" in md
-    assert "<table>" in files.html.read_text()
+    page = files.html.read_text()
+    assert "<table>" in page and 'src="delta_distribution.png"' not in page  # self-contained: plots are inlined
+    inlined = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
+    assert [base64.b64decode(b) for b in inlined] == [p.read_bytes() for p in files.plots]
     assert [p.name for p in files.plots] == ["delta_distribution.png", "metric_history.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in files.plots)
     review = pd.read_csv(files.review)
