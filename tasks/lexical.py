@@ -67,8 +67,11 @@ class Bm25Index:
     def build(cls, ids: list[str], texts: list[str], k1: float = 0.9, b: float = 0.4,
               stemmer: str | None = "porter", stopwords: str | None = "en",
               method: str = "lucene", token_pattern: str = TOKEN_PATTERN) -> "Bm25Index":
+        import logging
+
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.INFO)  # bm25s sets its own logger to DEBUG on import
         ids = [str(i) for i in ids]
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
