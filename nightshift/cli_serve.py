@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -20,7 +22,8 @@ def serve(
 ) -> None:
     """Register a Prefect deployment per schedule and run them all in this process (Ctrl-C stops it).
 
-    With PREFECT_API_URL set, deployments go to that Prefect server (self-hosted or Cloud) and appear
+    With PREFECT_API_URL set (in the environment or the active Prefect profile: `prefect config set
+    PREFECT_API_URL=...`), deployments go to that Prefect server (self-hosted or Cloud) and appear
     in its UI. Without it, a local Prefect server is started on 127.0.0.1 (state in
     <workspace>/.prefect; its UI URL is printed) because the ephemeral API has no scheduler.
     Trigger a deployment by hand: `prefect deployment run nightly/nightly`.
@@ -31,6 +34,9 @@ def serve(
     s = run_guarded(lambda: load_settings(settings))
     plan = run_guarded(lambda: load_config(SchedulesConfig, schedules))
     server = None
+    if not os.environ.get("PREFECT_API_URL") and (profile_url := run_guarded(profile_api_url)):
+        os.environ["PREFECT_API_URL"] = profile_url
+        typer.echo(f"using the Prefect API of the active Prefect profile: {profile_url}")
     if not os.environ.get("PREFECT_API_URL"):
         server, url = run_guarded(lambda: start_local_server(s.workspace / ".prefect"))
         os.environ["PREFECT_API_URL"] = url
@@ -54,3 +60,13 @@ def serve(
         if server is not None:
             stop_server(server)
     typer.echo("stopped")
+
+
+def profile_api_url() -> str:
+    """PREFECT_API_URL of the active Prefect profile, or "". Read in a child process: importing Prefect here
+    would fix this process's settings before serve has chosen the API (and started a local server if none)."""
+    code = "from prefect.settings import PREFECT_API_URL as u; print('PREFECT_API_URL=' + (u.value() or ''))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False,
+                         env={k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
+    lines = [line for line in out.stdout.splitlines() if line.startswith("PREFECT_API_URL=")]
+    return lines[-1].split("=", 1)[1].strip() if out.returncode == 0 and lines else ""

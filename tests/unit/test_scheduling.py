@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,15 @@ def test_a_deployment_run_without_parameters_reads_the_checkout_configs(tmp_path
     _, resolved = configured("reindex", config, given)
     assert resolved.data_dir == (tmp_path / "rel" / "data").resolve()
     assert set(FLOWS) == {"reindex", "evaluate", "drift", "benchmark", "nightly"}
+
+
+def test_serve_finds_the_api_url_of_the_active_prefect_profile(tmp_path, monkeypatch):
+    from nightshift.cli_serve import profile_api_url
+
+    for key in [k for k in os.environ if k.startswith("PREFECT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
+    assert profile_api_url() == ""  # no profile setting: serve starts its own local server
+    (tmp_path / "profiles.toml").write_text(  # what `prefect config set PREFECT_API_URL=...` writes
+        'active = "prod"\n\n[profiles.prod]\nPREFECT_API_URL = "http://127.0.0.1:4999/api"\n')
+    assert profile_api_url() == "http://127.0.0.1:4999/api"
