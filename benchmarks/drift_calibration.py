@@ -56,6 +56,7 @@ def prepare(args: argparse.Namespace) -> dict:
     from tasks.querylogs.config import DriftConfig
     from tasks.retrieval import NoPublishedIndex, embedder_for, open_index
     from tasks.vector_cache import VectorCache
+    from tasks.vectorize import embed_queries
 
     apply_offline_defaults()
     config = load_config(DriftConfig, args.config)
@@ -74,8 +75,8 @@ def prepare(args: argparse.Namespace) -> dict:
         embedder = load_embedder(config.embedder)
     args.cache.mkdir(parents=True, exist_ok=True)
     with VectorCache(args.cache / "vectors.sqlite") as cache:
-        vectors, stats_ = f.embed_queries(texts, embedder, cache)
-        golden, _ = f.embed_queries(golden_texts(ROOT / config.golden.dir, config.golden.split), embedder, cache)
+        vectors, stats_ = embed_queries(texts, embedder, cache)
+        golden, _ = embed_queries(golden_texts(ROOT / config.golden.dir, config.golden.split), embedder, cache)
     print(f"query vectors: {stats_}", file=sys.stderr)
     scalars = {"query_length": f.word_counts(texts)}
     unavailable = {"corpus": "benchmark: no new documents"}

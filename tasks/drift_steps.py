@@ -85,9 +85,10 @@ def _golden_folder(run: DriftRun) -> Path | None:
 
 def _window_features(run: DriftRun, frame: pd.DataFrame, cache: Any, loaded: Any, vocab: Any) -> WindowFeatures:
     from tasks.querylogs import features as f
+    from tasks.vectorize import embed_queries
 
     texts = [str(t) for t in frame["query"]]
-    vectors, stats = f.embed_queries(texts, run.embedder, cache)
+    vectors, stats = embed_queries(texts, run.embedder, cache)
     for key, value in stats.items():
         run.counts[f"embed.{key}"] = run.counts.get(f"embed.{key}", 0) + value
     scalars = {"query_length": f.word_counts(texts)}
@@ -103,7 +104,8 @@ def _window_features(run: DriftRun, frame: pd.DataFrame, cache: Any, loaded: Any
 
 def featurize(run: DriftRun, windows: Windows, loaded: Any) -> tuple[WindowFeatures, WindowFeatures, SharedInputs]:
     """Query vectors (cached), scalar features, top-1 scores and the golden vectors."""
-    from tasks.querylogs.features import embed_queries, vocabulary
+    from tasks.querylogs.features import vocabulary
+    from tasks.vectorize import embed_queries
     from tasks.vector_cache import VectorCache
 
     shared = SharedInputs()

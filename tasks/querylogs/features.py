@@ -1,8 +1,6 @@
 """What the drift tests look at, computed from query texts.
 
-- query vectors, through the shared vector cache (key = embedder fingerprint + sha256 of
-  ``"query"`` and the text: the ``"query"`` part keeps a query and a chunk with the same text
-  apart, which matters for embedders with query/passage prefixes);
+- query vectors come from ``tasks.vectorize.embed_queries`` (the shared vector cache);
 - scalar features: length in words, out-of-vocabulary rate against a FIXED vocabulary (the
   indexed corpus), the Unicode script (a language proxy);
 - top-1 retrieval similarity against the published index;
@@ -22,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from tasks.evaluation.segments import script_of
-from tasks.vectorize import embed_queries, query_key  # noqa: F401 - the drift features' query vectors
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 

@@ -11,16 +11,23 @@ from threadpoolctl import threadpool_limits
 from tasks.config_loader import load_config
 from tasks.drift.synthetic import EmbeddingWorld, shifted_pair
 from tasks.querylogs.config import DriftConfig
-from tasks.querylogs.features import logged_top1, novelty_scores, oov_rates, query_key, vocabulary, word_counts
+from tasks.querylogs.features import (
+    logged_top1,
+    novelty_scores,
+    oov_rates,
+    vocabulary,
+    word_counts,
+)
 from tasks.querylogs.plan import (
     SharedInputs,
     WindowFeatures,
     build_plan,
     explain_decision,
     make_test,
-    run_family,
     result_rows,
+    run_family,
 )
+from tasks.vectorize import query_key
 
 WORLD = EmbeddingWorld.create(seed=0)
 FAST = ["tests.mmd.params.n_permutations=300"]
