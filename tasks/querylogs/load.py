@@ -44,37 +44,39 @@ class Windows:
                 "(windows.min_queries); no test ran, no drift is reported")
 
 
-def _checked(config: DriftConfig, path: Path, windows: Windows) -> CheckedLog:
+def _read(config: DriftConfig, path: Path, windows: Windows) -> pd.DataFrame:
     raw = read_query_log(path, config.querylog.columns)
-    checked = validate_log(raw.frame, str(path), config.querylog.max_invalid_share)
-    windows.quarantined.extend(checked.quarantined)
-    windows.validation[str(path)] = checked.summary
     windows.facts.setdefault("log_hash", raw.content_hash)
+    return raw.frame.reset_index(drop=True)
+
+
+def _validated(windows: Windows, rows: pd.DataFrame, source: str, key: str, max_share: float) -> CheckedLog:
+    """Validate ``rows``; record their summary under ``key`` and each bad row once (windows may overlap)."""
+    checked = validate_log(rows, source, max_share)
+    seen = {q.source for q in windows.quarantined}
+    windows.quarantined.extend(q for q in checked.quarantined if q.source not in seen)
+    windows.validation[key] = checked.summary
     return checked
+
+
+def _checked(config: DriftConfig, path: Path, windows: Windows) -> CheckedLog:
+    return _validated(windows, _read(config, path, windows), str(path), str(path), config.querylog.max_invalid_share)
 
 
 def _dated_log(config: DriftConfig, path: Path, windows: Windows) -> pd.DataFrame:
     """The configured log with parsed ``when``; its undated rows are quarantined (limit not applied: no window)."""
-    raw = read_query_log(path, config.querylog.columns)
-    windows.facts.setdefault("log_hash", raw.content_hash)
-    frame = raw.frame.reset_index(drop=True)
+    frame = _read(config, path, windows)
     when = parse_timestamps(frame["timestamp"]) if len(frame) else pd.Series([], dtype="datetime64[ns, UTC]")
     undated = frame[when.isna().to_numpy()]
     if len(undated):
-        checked = validate_log(undated, f"{path} (rows without a valid timestamp)", max_invalid_share=1.0)
-        windows.quarantined.extend(checked.quarantined)
-        windows.validation[f"{path} (no timestamp)"] = checked.summary
+        _validated(windows, undated, f"{path} (rows without a valid timestamp)", f"{path} (no timestamp)", 1.0)
     return frame.assign(when=when.to_numpy())
 
 
 def _checked_window(config: DriftConfig, log: dict[str, Any], side: str, rows: pd.DataFrame, what: str,
                     windows: Windows) -> pd.DataFrame:
-    checked = validate_log(rows.drop(columns="when"), f"{log['path']} {side} window {what}",
-                           config.querylog.max_invalid_share)
-    seen = {q.source for q in windows.quarantined}  # overlapping windows: one record per bad row
-    windows.quarantined.extend(q for q in checked.quarantined if q.source not in seen)
-    windows.validation[f"{log['path']} ({side} window)"] = checked.summary
-    return checked.frame
+    return _validated(windows, rows.drop(columns="when"), f"{log['path']} {side} window {what}",
+                      f"{log['path']} ({side} window)", config.querylog.max_invalid_share).frame
 
 
 def _anchor(config: DriftConfig, spec: str, frame: pd.DataFrame) -> Any:
