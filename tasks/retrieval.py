@@ -65,26 +65,33 @@ def dense_search(loaded: LoadedIndex, embedder, queries: list[str], k: int = 10,
     """The top ``k`` chunks per query; with ``per_document``, the top ``k`` documents (each by its best chunk)."""
     check_fingerprint(loaded, embedder.fingerprint)
     vectors = embedder.encode(queries, kind="query")
-    return [_hits(loaded, row, k, threads, per_document) for row in vectors]
-
-
-def _hits(loaded: LoadedIndex, vector, k: int, threads: int, per_document: bool) -> list[Hit]:
-    frame, total = loaded.chunks, loaded.index.ntotal
+    total = loaded.index.ntotal
     depth = min(k * 4 if per_document else k, total)
-    while True:
-        scores, ids = search(loaded.index, vector[None, :], depth, threads)
-        hits: list[Hit] = []
-        seen: set[str] = set()
-        for score, idx in zip(scores[0].tolist(), ids[0].tolist()):
-            if idx < 0 or len(hits) == k:
-                continue
-            rec = frame.iloc[idx]
-            doc_id = str(rec["doc_id"])
-            if per_document and doc_id in seen:
-                continue
-            seen.add(doc_id)
-            hits.append(Hit(doc_id=doc_id, chunk_id=str(rec["id"]), score=float(score),
-                            text=str(rec["text"]), metadata=json.loads(rec["metadata"])))
-        if len(hits) == k or depth >= total:
-            return hits
-        depth = min(depth * 4, total)  # many chunks of few documents: look deeper
+    scores, ids = search(loaded.index, vectors, depth, threads)  # one batched search for every query
+    out = []
+    for vector, row_scores, row_ids in zip(vectors, scores, ids):
+        hits, deeper = _hits(loaded.chunks, row_scores, row_ids, k, per_document), depth
+        while per_document and len(hits) < k and deeper < total:  # many chunks of few documents: look deeper
+            deeper = min(deeper * 4, total)
+            more_scores, more_ids = search(loaded.index, vector[None, :], deeper, threads)
+            hits = _hits(loaded.chunks, more_scores[0], more_ids[0], k, per_document)
+        out.append(hits)
+    return out
+
+
+def _hits(frame, scores, ids, k: int, per_document: bool) -> list[Hit]:
+    hits: list[Hit] = []
+    seen: set[str] = set()
+    for score, idx in zip(scores.tolist(), ids.tolist()):
+        if len(hits) == k:
+            break
+        if idx < 0:
+            continue
+        rec = frame.iloc[idx]
+        doc_id = str(rec["doc_id"])
+        if per_document and doc_id in seen:
+            continue
+        seen.add(doc_id)
+        hits.append(Hit(doc_id=doc_id, chunk_id=str(rec["id"]), score=float(score),
+                        text=str(rec["text"]), metadata=json.loads(rec["metadata"])))
+    return hits
