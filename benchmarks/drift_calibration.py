@@ -6,7 +6,7 @@ contamination. Every trial draws, with its own seed, a reference of ``--referenc
 demo's reference weeks) SciFact queries and a disjoint current window of n queries (100 or 300) of
 which a share s (0, 5, 10, 20, 50%) are NFCorpus queries. s = 0 is an A/A split.
 
-Each trial runs exactly what the flow runs (``tasks.querylogs.plan.run_family`` with the tests of
+Each trial runs exactly what the flow runs (``tasks.drift.plan.run_family`` with the tests of
 ``configs/drift.yaml``): the same features (query vectors, word counts, OOV rate against the indexed
 corpus, Unicode script, top-1 similarity against the published index, novelty), the same tests with
 the same parameters, Holm at the family-wise alpha. corpus_drift is skipped (no new documents).
@@ -50,10 +50,10 @@ def read_queries(path: Path) -> list[str]:
 def prepare(args: argparse.Namespace) -> dict:
     """Features of every query (cached in ``args.cache``), the golden vectors and the config."""
     from nightshift.offline import apply_offline_defaults
-    from tasks.config_loader import load_config
-    from tasks.drift_steps import golden_texts
+    from tasks.config.loader import load_config
+    from tasks.drift.steps import golden_texts
     from tasks.querylogs import features as f
-    from tasks.querylogs.config import DriftConfig
+    from tasks.drift.config import DriftConfig
     from tasks.retrieval import NoPublishedIndex, embedder_for, open_index
     from tasks.vector_cache import VectorCache
     from tasks.vectorize import embed_queries
@@ -101,7 +101,7 @@ def split(source: np.ndarray, n: int, share: float, n_ref: int, seed: int) -> tu
 
 
 def window(state: dict, rows: np.ndarray):
-    from tasks.querylogs.plan import WindowFeatures
+    from tasks.drift.plan import WindowFeatures
 
     return WindowFeatures([state["texts"][i] for i in rows], state["vectors"][rows],
                           {k: v[rows] for k, v in state["scalars"].items()}, state["language"][rows])
@@ -110,7 +110,7 @@ def window(state: dict, rows: np.ndarray):
 def trial(job: tuple[int, float, int, list[int], list[int]]) -> dict:
     from threadpoolctl import threadpool_limits
 
-    from tasks.querylogs.plan import SharedInputs, run_family
+    from tasks.drift.plan import SharedInputs, run_family
 
     n, share, seed, ref, cur = job
     state = _STATE
@@ -164,9 +164,9 @@ def report(rows: list[dict], alpha: float) -> str:
 
 def plot_power(rows: list[dict], path: Path) -> None:
     """Detection rate of the combined decision vs contamination share, one line per window size, 95% CIs."""
-    from tasks.evaluation.plots import _figure
+    from tasks.reporting.figures import figure
 
-    fig = _figure(6.0, 3.6)
+    fig = figure(6.0, 3.6)
     ax = fig.add_subplot(1, 1, 1)
     for n, colour in zip(SIZES, ("#dd8452", "#4c72b0")):
         cells = [[r["drift"] for r in rows if r["n"] == n and r["share"] == s] for s in SHARES]

@@ -43,8 +43,8 @@ import json, resource, sys, time
 from nightshift.offline import apply_offline_defaults
 apply_offline_defaults()
 from flows.reindex import reindex
-from tasks.configs import ReindexConfig
-from tasks.settings import Settings
+from tasks.reindex.config import ReindexConfig
+from tasks.config.settings import Settings
 for _ in range(int(sys.argv[2])):
     result = reindex(ReindexConfig(source=sys.argv[1]), Settings.load())
     result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

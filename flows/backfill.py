@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks import backfill_tasks as t
-from tasks.backfill import BackfillRequest
-from tasks.flow_registry import default_settings
-from tasks.settings import Settings
+from tasks.backfill import prefect_tasks as t
+from tasks.backfill.config import BackfillRequest
+from tasks.config.flows import default_settings
+from tasks.config.settings import Settings
 
 
 @flow(name="backfill", log_prints=True)

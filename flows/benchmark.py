@@ -11,8 +11,8 @@ from prefect import flow
 
 from tasks.benchmark import prefect_tasks as t
 from tasks.benchmark.config import BenchmarkConfig
-from tasks.flow_registry import configured
-from tasks.settings import Settings
+from tasks.config.flows import configured
+from tasks.config.settings import Settings
 
 
 @flow(name="benchmark", log_prints=True)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.reindex import reindex
-from tasks import drift_tasks as t
-from tasks.flow_registry import configured
-from tasks.querylogs.config import DriftConfig
-from tasks.settings import Settings
+from tasks.drift import prefect_tasks as t
+from tasks.config.flows import configured
+from tasks.drift.config import DriftConfig
+from tasks.config.settings import Settings
 
 
 @flow(name="drift", log_prints=True)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.evaluation import flow_tasks as t
-from tasks.evaluation.config import EvaluateConfig
-from tasks.flow_registry import configured
-from tasks.settings import Settings
+from tasks.evaluate import prefect_tasks as t
+from tasks.evaluate.config import EvaluateConfig
+from tasks.config.flows import configured
+from tasks.config.settings import Settings
 
 
 @flow(name="evaluate", log_prints=True)

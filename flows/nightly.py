@@ -12,9 +12,10 @@ from prefect import flow
 from flows.drift import drift
 from flows.evaluate import evaluate
 from flows.reindex import reindex
-from tasks.flow_registry import configured
-from tasks.nightly import NightFailed, NightlyConfig, night_status, step_summary
-from tasks.settings import Settings
+from tasks.config.flows import configured
+from tasks.nightly.config import NightlyConfig
+from tasks.nightly.steps import NightFailed, night_status, step_summary
+from tasks.config.settings import Settings
 
 
 @flow(name="nightly", log_prints=True)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks import reindex_tasks as t
-from tasks.concurrency import reindex_slot
-from tasks.configs import ReindexConfig
-from tasks.flow_registry import configured
-from tasks.settings import Settings
+from tasks.reindex import prefect_tasks as t
+from tasks.reindex.concurrency import reindex_slot
+from tasks.reindex.config import ReindexConfig
+from tasks.config.flows import configured
+from tasks.config.settings import Settings
 
 
 @flow(name="reindex", log_prints=True)

@@ -1,3 +1,3 @@
-from nightshift.cli import main
+from nightshift.cli.main import main
 
 main()

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tasks.documents import sha256_text
 from tasks.model_files import resolve_model_path, sha256_file
+from tasks.registry import Registry
 from tasks.tokens import HFTokenCounter
 
 Kind = Literal["passage", "query"]
@@ -40,8 +41,8 @@ class EmbedderConfig(BaseModel):
     device: str = "cpu"  # "cuda" when present (torch backend)
 
 
-# Registry of named candidates (the benchmark loops over these).
-PRESETS: dict[str, EmbedderConfig] = {
+# Registry of named embedders (the benchmark loops over these; README "Embedding"): one entry each.
+PRESETS: Registry[EmbedderConfig] = Registry("embedder preset", {
     "all-MiniLM-L6-v2": EmbedderConfig(model="all-MiniLM-L6-v2", backend="torch"),
     "all-MiniLM-L6-v2-int8-onnx": EmbedderConfig(
         model="all-MiniLM-L6-v2-int8-onnx", backend="onnx", tokenizer="all-MiniLM-L6-v2",
@@ -49,7 +50,7 @@ PRESETS: dict[str, EmbedderConfig] = {
     "paraphrase-MiniLM-L3-v2-onnx": EmbedderConfig(
         model="paraphrase-MiniLM-L3-v2-onnx", backend="onnx", tokenizer="all-MiniLM-L6-v2",
         max_tokens=128, pooling="mean", onnx_output="461"),
-}
+})
 
 
 class Embedder(Protocol):

@@ -9,19 +9,22 @@ Rule (``IndexConfig.kind == "auto"``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
+from tasks.registry import Registry
+
+IndexKind = str  # a name in INDEX_KINDS
 
 
 class IndexConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["auto", "flat", "hnsw", "ivf", "ivfpq"] = "auto"
+    kind: str = "auto"  # "auto" (the rule above) or a name in INDEX_KINDS
     flat_max_vectors: int = 50_000
     hnsw_max_vectors: int = 2_000_000
     hnsw_m: int = 32
@@ -34,6 +37,11 @@ class IndexConfig(BaseModel):
     threads: int = 1  # FAISS on 2 vCPUs: 1 OpenMP thread was ~3x faster than 2 for flat search
     min_recall_at_10: float = 0.95
     n_validation_queries: int = 200
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        return INDEX_KINDS.check(value, also=("auto",))
 
 
 @dataclass(frozen=True)
@@ -56,20 +64,86 @@ def choose_index_spec(n_vectors: int, dim: int, cfg: IndexConfig) -> IndexSpec:
             kind = "hnsw"
         else:
             kind = "ivfpq"
-    if kind == "flat":
-        return IndexSpec("flat", dim, {})
-    if kind == "hnsw":
-        return IndexSpec("hnsw", dim, {"m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction,
-                                       "ef_search": cfg.hnsw_ef_search})
-    nlist = cfg.ivf_nlist or max(1, min(int(4 * math.sqrt(max(n_vectors, 1))), n_vectors // 39 or 1))
-    params = {"nlist": nlist, "nprobe": min(cfg.ivf_nprobe, nlist)}
-    if kind == "ivfpq":
-        params["pq_m"] = cfg.pq_m if dim % cfg.pq_m == 0 else _largest_divisor(dim, cfg.pq_m)
-    return IndexSpec(kind, dim, params)
+    return IndexSpec(kind, dim, INDEX_KINDS.lookup(kind).params(n_vectors, dim, cfg))
 
 
 def _largest_divisor(dim: int, at_most: int) -> int:
     return max(d for d in range(1, at_most + 1) if dim % d == 0)
+
+
+@dataclass(frozen=True)
+class IndexBuilder:
+    """One index kind: its search/build parameters from the config, and an empty (trained) FAISS index."""
+
+    params: Callable[[int, int, IndexConfig], dict]  # (n_vectors, dim, cfg) -> IndexSpec.params
+    build: Callable[[IndexSpec, np.ndarray, int], Any]  # (spec, vectors, seed) -> index ready for add()
+
+
+def _nlist(n_vectors: int, cfg: IndexConfig) -> int:
+    return cfg.ivf_nlist or max(1, min(int(4 * math.sqrt(max(n_vectors, 1))), n_vectors // 39 or 1))
+
+
+def _ivf_params(n_vectors: int, dim: int, cfg: IndexConfig) -> dict:
+    nlist = _nlist(n_vectors, cfg)
+    return {"nlist": nlist, "nprobe": min(cfg.ivf_nprobe, nlist)}
+
+
+def _ivfpq_params(n_vectors: int, dim: int, cfg: IndexConfig) -> dict:
+    return {**_ivf_params(n_vectors, dim, cfg),
+            "pq_m": cfg.pq_m if dim % cfg.pq_m == 0 else _largest_divisor(dim, cfg.pq_m)}
+
+
+def _flat(spec: IndexSpec, x: np.ndarray, seed: int):
+    import faiss
+
+    return faiss.IndexFlatIP(spec.dim)
+
+
+def _hnsw(spec: IndexSpec, x: np.ndarray, seed: int):
+    import faiss
+
+    index = faiss.IndexHNSWFlat(spec.dim, spec.params["m"], faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = spec.params["ef_construction"]
+    index.hnsw.efSearch = spec.params["ef_search"]
+    return index
+
+
+def _trained_ivf(index, spec: IndexSpec, x: np.ndarray, seed: int):
+    index.cp.seed = seed
+    rng = np.random.default_rng(seed)
+    n_train = min(len(x), max(256 * spec.params["nlist"], 10_000))
+    train = x[np.sort(rng.choice(len(x), size=n_train, replace=False))] if n_train < len(x) else x
+    index.train(train)
+    index.nprobe = spec.params["nprobe"]
+    index.quantizer_trains_alone = 0
+    return index
+
+
+def _ivf(spec: IndexSpec, x: np.ndarray, seed: int):
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(spec.dim)
+    index = faiss.IndexIVFFlat(quantizer, spec.dim, spec.params["nlist"], faiss.METRIC_INNER_PRODUCT)
+    return _trained_ivf(index, spec, x, seed)
+
+
+def _ivfpq(spec: IndexSpec, x: np.ndarray, seed: int):
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(spec.dim)
+    index = faiss.IndexIVFPQ(quantizer, spec.dim, spec.params["nlist"], spec.params["pq_m"], 8,
+                             faiss.METRIC_INNER_PRODUCT)
+    return _trained_ivf(index, spec, x, seed)
+
+
+# The index kinds (``index.kind`` in configs/reindex.yaml, ``grid.indexes`` in the benchmark): one entry each.
+INDEX_KINDS: Registry[IndexBuilder] = Registry("index kind", {
+    "flat": IndexBuilder(lambda n, dim, cfg: {}, _flat),
+    "hnsw": IndexBuilder(lambda n, dim, cfg: {"m": cfg.hnsw_m, "ef_construction": cfg.hnsw_ef_construction,
+                                              "ef_search": cfg.hnsw_ef_search}, _hnsw),
+    "ivf": IndexBuilder(_ivf_params, _ivf),
+    "ivfpq": IndexBuilder(_ivfpq_params, _ivfpq),
+})
 
 
 def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0, threads: int = 1):
@@ -78,26 +152,7 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0, threads: in
 
     faiss.omp_set_num_threads(threads)
     x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if spec.kind == "flat":
-        index = faiss.IndexFlatIP(spec.dim)
-    elif spec.kind == "hnsw":
-        index = faiss.IndexHNSWFlat(spec.dim, spec.params["m"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = spec.params["ef_construction"]
-        index.hnsw.efSearch = spec.params["ef_search"]
-    else:
-        quantizer = faiss.IndexFlatIP(spec.dim)
-        if spec.kind == "ivf":
-            index = faiss.IndexIVFFlat(quantizer, spec.dim, spec.params["nlist"], faiss.METRIC_INNER_PRODUCT)
-        else:
-            index = faiss.IndexIVFPQ(quantizer, spec.dim, spec.params["nlist"], spec.params["pq_m"], 8,
-                                     faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = seed
-        rng = np.random.default_rng(seed)
-        n_train = min(len(x), max(256 * spec.params["nlist"], 10_000))
-        train = x[np.sort(rng.choice(len(x), size=n_train, replace=False))] if n_train < len(x) else x
-        index.train(train)
-        index.nprobe = spec.params["nprobe"]
-        index.quantizer_trains_alone = 0
+    index = INDEX_KINDS.lookup(spec.kind).build(spec, x, seed)
     if len(x):
         index.add(x)
     return index

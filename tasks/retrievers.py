@@ -7,13 +7,15 @@ evaluate flow both build their retrievers here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.fusion import chunks_to_docs, fuse_scores, rrf, to_run
 from tasks.indexing import search as faiss_search
+from tasks.registry import Registry
 
 Run = dict[str, dict[str, float]]
 
@@ -32,7 +34,7 @@ class RetrievalConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["dense", "bm25", "hybrid"] = "dense"
+    mode: str = "dense"  # a name in RETRIEVAL_MODES
     depth: int = Field(100, ge=1)  # documents returned per query
     chunk_depth: int = Field(300, ge=1)  # chunks fetched before pooling to documents
     fusion: Literal["rrf", "zscore", "minmax"] = "rrf"
@@ -40,6 +42,11 @@ class RetrievalConfig(BaseModel):
     dense_weight: float = Field(1.0, ge=0)
     bm25_weight: float = Field(1.0, ge=0)
     bm25: Bm25Config = Field(default_factory=Bm25Config)
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        return RETRIEVAL_MODES.check(value)
 
     def label(self) -> str:
         if self.mode != "hybrid":
@@ -111,23 +118,43 @@ class HybridRetriever:
         return fuse_scores(runs, self.weights, norm=self.fusion, top_k=depth)
 
 
+class RetrieverParts:
+    """The stages a retrieval mode can combine, built on demand over one chunk set."""
+
+    def __init__(self, cfg: RetrievalConfig, *, chunk_ids: Sequence[str], doc_ids: Sequence[str],
+                 texts: Sequence[str], index: Any = None, embedder: Any = None, threads: int = 1) -> None:
+        self.cfg, self.chunk_ids, self.doc_ids, self.texts = cfg, chunk_ids, doc_ids, texts
+        self.index, self.embedder, self.threads = index, embedder, threads
+
+    def dense(self) -> DenseRetriever:
+        if self.index is None or self.embedder is None:
+            raise ValueError(f"retrieval mode {self.cfg.mode!r} needs a FAISS index and an embedder")
+        return DenseRetriever(self.index, self.chunk_ids, self.doc_ids, self.embedder, self.cfg.chunk_depth,
+                              self.threads)
+
+    def bm25(self) -> Bm25Retriever:
+        return Bm25Retriever(self.chunk_ids, self.doc_ids, self.texts, self.cfg.bm25, self.cfg.chunk_depth)
+
+
+def _hybrid(cfg: RetrievalConfig, parts: RetrieverParts) -> Retriever:
+    return HybridRetriever([parts.dense(), parts.bm25()], [cfg.dense_weight, cfg.bm25_weight], cfg.fusion, cfg.rrf_k)
+
+
+# The retrieval modes (``retrieval.mode``; ``grid.retrieval`` in the benchmark): one entry each.
+RETRIEVAL_MODES: Registry[Callable[[RetrievalConfig, RetrieverParts], Retriever]] = Registry("retrieval mode", {
+    "dense": lambda cfg, parts: parts.dense(),
+    "bm25": lambda cfg, parts: parts.bm25(),
+    "hybrid": _hybrid,
+})
+
+
 def build_retriever(cfg: RetrievalConfig, *, chunk_ids: Sequence[str], doc_ids: Sequence[str],
                     texts: Sequence[str], index: Any = None, embedder: Any = None,
                     threads: int = 1) -> Retriever:
     """The retriever for ``cfg.mode`` over one chunk set (``index``/``embedder`` needed unless bm25)."""
-    def dense() -> DenseRetriever:
-        if index is None or embedder is None:
-            raise ValueError(f"retrieval mode {cfg.mode!r} needs a FAISS index and an embedder")
-        return DenseRetriever(index, chunk_ids, doc_ids, embedder, cfg.chunk_depth, threads)
-
-    def bm25() -> Bm25Retriever:
-        return Bm25Retriever(chunk_ids, doc_ids, texts, cfg.bm25, cfg.chunk_depth)
-
-    if cfg.mode == "dense":
-        return dense()
-    if cfg.mode == "bm25":
-        return bm25()
-    return HybridRetriever([dense(), bm25()], [cfg.dense_weight, cfg.bm25_weight], cfg.fusion, cfg.rrf_k)
+    parts = RetrieverParts(cfg, chunk_ids=chunk_ids, doc_ids=doc_ids, texts=texts, index=index,
+                           embedder=embedder, threads=threads)
+    return RETRIEVAL_MODES.lookup(cfg.mode)(cfg, parts)
 
 
 def retriever_for_index(cfg: RetrievalConfig, loaded: Any, embedder: Any, threads: int = 1) -> Retriever:

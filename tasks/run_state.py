@@ -6,7 +6,7 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 
 
 class FlowRun:

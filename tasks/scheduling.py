@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tasks.config_loader import ConfigError
-from tasks.flow_registry import FLOWS, get_flow_spec
-from tasks.settings import Settings
+from tasks.config.loader import ConfigError
+from tasks.config.flows import FLOWS, get_flow_spec
+from tasks.config.settings import Settings
 
 
 class ScheduleEntry(BaseModel):

@@ -186,3 +186,16 @@ def decide(
         champion_mean=float(np.mean(np.asarray(b, dtype=np.float64))),
         reason=failure or _pass_reason(delta, p_value, min_effect, alpha),
     )
+
+
+def evidence(decision: GateDecision) -> dict[str, float]:
+    return {"delta": decision.delta, "ci_low": decision.ci_low, "ci_high": decision.ci_high,
+            "p_value": decision.p_value, "n": float(decision.n),
+            "candidate_mean": decision.candidate_mean, "champion_mean": decision.champion_mean}
+
+
+def describe(metric: str, decision: GateDecision, confidence: float, against: str) -> str:
+    """'ndcg@10: <decision reason>; Δ -0.0412, 95% CI [-0.0610, -0.0221], p=0.0001, n=300 vs <against>'."""
+    return (f"{metric}: {decision.reason}; Δ {decision.delta:+.4f}, {confidence:.0%} CI "
+            f"[{decision.ci_low:+.4f}, {decision.ci_high:+.4f}], p={decision.p_value:.4g}, "
+            f"n={decision.n} vs {against}")

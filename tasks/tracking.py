@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 
 MAX_PARAM_LEN = 6000
 

@@ -39,7 +39,7 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, cache: VectorCache
 
     Missing texts are sorted by length (longest first) so batches pad little, and written to the
     cache one group at a time: a crash loses at most one group of work. ``encode`` replaces
-    ``embedder.encode`` (e.g. a Dask fan-out, ``tasks.fanout.dask_encoder``).
+    ``embedder.encode`` (e.g. a Dask fan-out, ``tasks.reindex.fanout.dask_encoder``).
     """
     encode = encode or (lambda texts: embedder.encode(texts, kind="passage"))
     stats = EmbedStats(n_chunks=len(chunks))

@@ -48,7 +48,7 @@ def write_records(folder: Path, records: list[dict], name: str = "corpus.jsonl")
 @pytest.fixture
 def workspace(tmp_path):
     """Settings for an isolated workspace: its own data dir, MLflow SQLite store and DVC remote."""
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
 
     (tmp_path / "ws").mkdir()
     return Settings(workspace=tmp_path / "ws", dvc_remote_url=str(tmp_path / "dvc-remote")).resolved()

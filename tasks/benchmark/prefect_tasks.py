@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.benchmark import steps
 from tasks.benchmark.config import BenchmarkConfig
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 from tasks.tracking import Tracker
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}

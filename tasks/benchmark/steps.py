@@ -16,7 +16,7 @@ from tasks.benchmark.results import CandidateResult, ResultStore
 from tasks.benchmark.workbench import Workbench
 from tasks.datasets import BeirDataset
 from tasks.documents import sha256_text
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 
 
 class BenchmarkRun:

@@ -12,6 +12,7 @@ from tasks.chunking.core import DocContext, Draft, drop_repeated_title
 from tasks.chunking.counting import CUT_SPACE
 from tasks.chunking.markdown import chunk_markdown
 from tasks.chunking.segments import line_spans, sentence_spans, strip_span, word_spans
+from tasks.registry import Registry
 
 Strategy = Callable[[DocContext], list[Draft]]
 
@@ -42,14 +43,14 @@ def chunk_pdf(ctx: DocContext) -> list[Draft]:
     return drafts
 
 
-TYPE_CHUNKERS: dict[str, Strategy] = {
+TYPE_CHUNKERS: Registry[Strategy] = Registry("per-type chunker", {
     "markdown": chunk_markdown,
     "text": chunk_text,
     "html": chunk_html,
     "pdf": chunk_pdf,
     "code": chunk_code,
     "record": chunk_record,
-}
+})
 
 
 def chunk_per_type(ctx: DocContext) -> list[Draft]:
@@ -85,8 +86,8 @@ def chunk_window(ctx: DocContext) -> list[Draft]:
     return ctx.windows(0, len(ctx.text), word_spans)
 
 
-STRATEGIES: dict[str, Strategy] = {
+STRATEGIES: Registry[Strategy] = Registry("chunking strategy", {
     "per_type": chunk_per_type,
     "whole": chunk_whole,
     "window": chunk_window,
-}
+})

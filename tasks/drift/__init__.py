@@ -1,30 +1,9 @@
-"""Statistical core of the drift flow: two-sample tests as small registered callables.
+"""The drift flow: query-log windows -> features -> a family of two-sample tests -> Holm -> explain -> act.
 
-Importing the package registers every test::
-
-    from tasks.drift import available_tests, get_test, combine
-    result = get_test("mmd", alpha=0.01, seed=7)(reference_embeddings, current_embeddings)
-
-Modules: ``base`` (result, validation, registry), one module per test family (``mmd``,
-``classifier``, ``pca_ks``, ``psi``, ``categorical``, ``confidence``, ``staleness``),
-``combine`` (Holm-Bonferroni decision) and ``explain`` (what moved, for the report).
+Modules: ``config`` (DriftConfig), ``logs`` (the two windows read from the query log and validated),
+``plan`` (which tests run on which inputs, and the family decision), ``steps`` (plain step functions
+over a ``DriftRun``), ``prefect_tasks`` (the thin ``@task`` adapters ``flows/drift.py`` calls, MLflow
+bookkeeping, actions), ``explain`` and ``report``; ``stattests/`` is the registry of statistical tests
+(one module per family). Shared pieces it uses: ``tasks.querylogs`` (format, validation, windows,
+features), ``tasks.neighbors``. Importing the package imports nothing heavy.
 """
-
-from tasks.drift import categorical, classifier, confidence, mmd, pca_ks, psi, staleness
-from tasks.drift.base import (
-    DriftResult,
-    DriftTest,
-    NotEnoughData,
-    available_tests,
-    get_test,
-    register,
-    run_tests,
-)
-from tasks.drift.combine import DriftDecision, combine, holm_adjust
-from tasks.drift.staleness import nearest_neighbor_distance
-
-__all__ = [
-    "DriftDecision", "DriftResult", "DriftTest", "NotEnoughData", "available_tests", "combine",
-    "get_test", "holm_adjust", "nearest_neighbor_distance", "register", "run_tests",
-    "categorical", "classifier", "confidence", "mmd", "pca_ks", "psi", "staleness",
-]

@@ -15,8 +15,8 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 
-from tasks.drift.base import validate_pair
-from tasks.drift.staleness import nearest_neighbor_distance
+from tasks.drift.stattests.base import validate_pair
+from tasks.neighbors import nearest_neighbor_distance
 
 
 @dataclass(frozen=True)

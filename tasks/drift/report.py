@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from tasks.drift.explain import DriftExplanation, project_2d
-from tasks.evaluation.plots import _figure
-from tasks.evaluation.render import Block, to_html, to_markdown
+from tasks.reporting.figures import figure
+from tasks.reporting.render import Block, to_html, to_markdown
 
 REVIEW_COLUMNS = ["cluster", "cluster_size", "cluster_share", "is_example", "query", "query_id", "timestamp",
                   "distance_to_reference", "top1_score"]
@@ -38,7 +38,7 @@ class ReportFiles:
 
 def plot_projection(reference: np.ndarray, current: np.ndarray, explanation: DriftExplanation | None,
                     path: Path, seed: int = 0) -> Path:
-    fig = _figure(7.0, 5.0)
+    fig = figure(7.0, 5.0)
     ax = fig.add_subplot(1, 1, 1)
     ref2, cur2 = project_2d(reference, current, seed)
     ax.scatter(ref2[:, 0], ref2[:, 1], s=6, c="#bbbbbb", label=f"reference ({len(ref2)})")
@@ -58,7 +58,7 @@ def plot_projection(reference: np.ndarray, current: np.ndarray, explanation: Dri
 
 def plot_distributions(panels: dict[str, tuple[np.ndarray, np.ndarray]], path: Path) -> Path:
     """One histogram panel per feature: reference vs current (densities, shared bins)."""
-    fig = _figure(3.4 * max(1, len(panels)), 3.2)
+    fig = figure(3.4 * max(1, len(panels)), 3.2)
     for i, (name, (ref, cur)) in enumerate(panels.items()):
         ax = fig.add_subplot(1, len(panels), i + 1)
         both = np.concatenate([ref, cur])

@@ -9,6 +9,7 @@ from tasks.loaders.html import parse_html
 from tasks.loaders.pdf import parse_pdf
 from tasks.loaders.records import stream_records
 from tasks.loaders.text import LANGUAGES, parse_code, parse_markdown, parse_text
+from tasks.registry import Registry
 
 BUILTIN_LOADERS = (
     Loader("markdown", "markdown", (".md", ".markdown"), parse=parse_markdown),
@@ -19,7 +20,7 @@ BUILTIN_LOADERS = (
     Loader("jsonl", "record", (".jsonl", ".jsonl.gz"), stream=stream_records),
 )
 
-LOADERS: dict[str, Loader] = {}
+LOADERS: Registry[Loader] = Registry("loader")  # file suffix -> Loader
 
 
 def register_loader(loader: Loader, *, replace: bool = False) -> None:

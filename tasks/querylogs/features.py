@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tasks.evaluation.segments import script_of
+from tasks.segments import script_of
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -78,7 +78,7 @@ def novelty_scores(reference: np.ndarray, current: np.ndarray, holdout_share: fl
     base, holdout and current rows are iid under "no drift", so a tail test on these two samples
     (``coverage_gap``) is exact: "more current queries than usual have no close reference query".
     """
-    from tasks.drift.staleness import nearest_neighbor_distance
+    from tasks.neighbors import nearest_neighbor_distance
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(reference))

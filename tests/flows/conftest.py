@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tasks.config_loader import load_config
-from tasks.configs import ReindexConfig
-from tasks.evaluation.config import EvaluateConfig
-from tasks.settings import Settings
+from tasks.config.loader import load_config
+from tasks.reindex.config import ReindexConfig
+from tasks.evaluate.config import EvaluateConfig
+from tasks.config.settings import Settings
 from tests.conftest import scifact_records, write_records
 from tests.webhooks import Recorder
 

@@ -20,8 +20,8 @@ from mlflow.tracking import MlflowClient
 
 from flows.benchmark import benchmark
 from tasks.benchmark.config import BenchmarkConfig
-from tasks.config_loader import load_config
-from tasks.settings import Settings
+from tasks.config.loader import load_config
+from tasks.config.settings import Settings
 from tests.conftest import SCIFACT
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

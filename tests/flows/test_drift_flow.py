@@ -25,12 +25,12 @@ from typer.testing import CliRunner
 
 from flows.drift import drift
 from flows.reindex import reindex
-from tasks.config_loader import load_config
-from tasks.configs import ReindexConfig
-from tasks.querylogs.config import DriftConfig
+from tasks.config.loader import load_config
+from tasks.reindex.config import ReindexConfig
+from tasks.drift.config import DriftConfig
 from tasks.querylogs.format import QueryLogError
 from tasks.retrieval import NoPublishedIndex
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 from tests.conftest import MIXED, scifact_records, write_records
 from tests.flows.conftest import new_workspace
 
@@ -159,7 +159,7 @@ def test_edge_cases_give_a_clear_message_and_never_drift(drift_seed, tmp_path, w
 
 
 def test_cli_json_line_exit_codes_and_one_line_errors(drift_seed, monkeypatch, tmp_path) -> None:
-    from nightshift.cli import app
+    from nightshift.cli.main import app
 
     monkeypatch.setenv("NIGHTSHIFT_WORKSPACE", str(drift_seed.settings.workspace))
     monkeypatch.setenv("NIGHTSHIFT_DVC_REMOTE_URL", drift_seed.settings.dvc_remote_url)

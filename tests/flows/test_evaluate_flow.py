@@ -17,12 +17,12 @@ from mlflow.tracking import MlflowClient
 
 from flows.evaluate import evaluate
 from flows.reindex import reindex
-from tasks.evaluation.champion import find_champion
-from tasks.evaluation.flow_tasks import GateFailed
-from tasks.evaluation.gate import NO_CHAMPION
-from tasks.evaluation.golden import GoldenSetError, load_golden
+from tasks.evaluate.champion import find_champion
+from tasks.evaluate.prefect_tasks import GateFailed
+from tasks.evaluate.gate import NO_CHAMPION
+from tasks.goldenset.load import GoldenSetError, load_golden
 from tasks.publishing import IndexStore, read_dvc_md5
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 from tasks.tracking import Tracker
 from tests.conftest import MIXED, SCIFACT
 from tests.flows.conftest import BASE, GATE_ON, GOLDEN, TRUNCATED, ecfg, new_workspace, rcfg
@@ -126,7 +126,7 @@ def cli(settings: Settings, *args: str, webhook: str = ""):
     """The real command in-process (typer's runner): exit code and stdout as a user gets them."""
     from typer.testing import CliRunner
 
-    from nightshift.cli import app
+    from nightshift.cli.main import app
 
     env = {"NIGHTSHIFT_WORKSPACE": str(settings.workspace), "NIGHTSHIFT_DVC_REMOTE_URL": settings.dvc_remote_url,
            "NIGHTSHIFT_WEBHOOK_URL": webhook}
@@ -134,7 +134,7 @@ def cli(settings: Settings, *args: str, webhook: str = ""):
 
 
 def test_a_run_that_fails_after_passing_the_gate_never_becomes_champion(seed, tmp_path, monkeypatch):
-    import tasks.evaluation.finish as finish
+    import tasks.evaluate.finish as finish
 
     def broken_report(*args, **kwargs):  # a fault injected after the gate passed, before per_query.csv is logged
         raise OSError("disk full")

@@ -20,12 +20,13 @@ from mlflow.tracking import MlflowClient
 
 from flows.nightly import nightly
 from flows.reindex import reindex
-from tasks.config_loader import load_config
-from tasks.evaluation.champion import find_champion
-from tasks.nightly import NightFailed, NightlyConfig
+from tasks.config.loader import load_config
+from tasks.evaluate.champion import find_champion
+from tasks.nightly.config import NightlyConfig
+from tasks.nightly.steps import NightFailed
 from tasks.publishing import IndexStore
-from tasks.querylogs.config import DriftConfig
-from tasks.settings import Settings
+from tasks.drift.config import DriftConfig
+from tasks.config.settings import Settings
 from tasks.tracking import Tracker
 from tests.flows.conftest import BASE, GATE_ON, GOLDEN, TRUNCATED, ecfg, new_workspace, rcfg
 
@@ -73,7 +74,7 @@ def backfill_args(golden: Path, start: str, end: str, *extra: str) -> list[str]:
 def cli(settings: Settings, *args: str):
     from typer.testing import CliRunner
 
-    from nightshift.cli import app
+    from nightshift.cli.main import app
 
     env = {"NIGHTSHIFT_WORKSPACE": str(settings.workspace), "NIGHTSHIFT_DVC_REMOTE_URL": settings.dvc_remote_url}
     result = CliRunner(env=env).invoke(app, list(args), catch_exceptions=False)
@@ -139,7 +140,7 @@ def test_backfill_refuses_flows_it_cannot_replay_and_bad_ranges(tmp_path):
     ws = new_workspace(tmp_path)
     from typer.testing import CliRunner
 
-    from nightshift.cli import app
+    from nightshift.cli.main import app
 
     env = {"NIGHTSHIFT_WORKSPACE": str(ws.workspace)}
     result = CliRunner(env=env).invoke(app, ["backfill", "reindex", "--start", DAYS[0], "--end", DAYS[1]])

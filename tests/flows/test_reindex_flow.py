@@ -9,8 +9,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from flows.reindex import reindex
-from tasks.config_loader import load_config
-from tasks.configs import ReindexConfig
+from tasks.config.loader import load_config
+from tasks.reindex.config import ReindexConfig
 from tasks.publishing import IndexStore, ReindexBusy, ReindexLock
 from tasks.retrieval import dense_search, embedder_for, open_index
 from tests.conftest import scifact_records, write_records
@@ -125,7 +125,7 @@ def test_broken_source_quarantines_each_bad_file_and_indexes_the_rest(workspace,
 
 
 def test_restore_a_version_on_a_fresh_workspace(workspace, corpus, tmp_path):
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
     from tasks.versioning import ensure_repo, restore
 
     first = reindex(config(corpus), workspace)

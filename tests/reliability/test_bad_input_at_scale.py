@@ -142,8 +142,8 @@ def test_thousand_file_source_with_every_fault_quarantined_and_no_record_lost(wo
     from mlflow.tracking import MlflowClient
 
     from flows.reindex import reindex
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
     from tasks.retrieval import open_index
 
     src = make_scale_source(tmp_path / "src")
@@ -190,8 +190,8 @@ def test_thousand_file_source_with_every_fault_quarantined_and_no_record_lost(wo
 
 def test_file_name_that_is_not_utf8_is_quarantined_not_fatal(workspace, tmp_path):
     from flows.reindex import reindex
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
 
     root = tmp_path / "src"
     root.mkdir()

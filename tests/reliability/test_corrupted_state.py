@@ -23,8 +23,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_harness"
 
 
 def config(source, *overrides):
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
 
     return load_config(ReindexConfig, None, [f"source={source}", *overrides])
 
@@ -32,7 +32,7 @@ def config(source, *overrides):
 @pytest.fixture(scope="module")
 def published(tmp_path_factory, prefect_harness):
     from flows.reindex import reindex
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
 
     root = tmp_path_factory.mktemp("corrupted-state")
     (root / "ws").mkdir()
@@ -46,7 +46,7 @@ def published(tmp_path_factory, prefect_harness):
 @pytest.fixture
 def ws(published, tmp_path):
     """A private copy of the published workspace (``current`` is a relative symlink: copied as is)."""
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
 
     shutil.copytree(published.settings.workspace, tmp_path / "ws", symlinks=True)
     return Settings(workspace=tmp_path / "ws", dvc_remote_url=published.settings.dvc_remote_url).resolved()

@@ -59,8 +59,8 @@ class SearchProbe(threading.Thread):
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_at_point_keeps_current_and_rerun_completes(workspace, tmp_path, point):
     from flows.reindex import reindex
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
 
     records = scifact_records(40)
     source = write_records(tmp_path / "src", records)

@@ -69,9 +69,9 @@ def evaluate_in_process(ws: Path, remote: Path) -> tuple[dict, str, str]:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     from flows.evaluate import evaluate
-    from tasks.config_loader import load_config
-    from tasks.evaluation.config import EvaluateConfig
-    from tasks.settings import Settings
+    from tasks.config.loader import load_config
+    from tasks.evaluate.config import EvaluateConfig
+    from tasks.config.settings import Settings
 
     handler = Captured()
     loggers = [logging.getLogger(name) for name in ("", "prefect", "tasks", "flows", "mlflow", "dvc")]
@@ -152,8 +152,8 @@ def test_the_cli_ephemeral_prefect_api_binds_loopback(canary_runs):
 
 
 def test_the_local_dask_cluster_binds_loopback():
-    from tasks.configs import RunnerConfig
-    from tasks.fanout import dask_encoder
+    from tasks.reindex.config import RunnerConfig
+    from tasks.reindex.fanout import dask_encoder
 
     before = listening_addresses(os.getpid())
     with dask_encoder(None, {}, RunnerConfig(kind="dask", n_workers=1)):
@@ -252,8 +252,8 @@ def test_reindex_never_indexes_files_outside_the_source_root(workspace, tmp_path
     import fsspec
 
     from flows.reindex import reindex
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
     from tasks.retrieval import open_index
     from tests.fixtures.broken_source import make_broken_source
 

@@ -23,7 +23,7 @@ def server_cmd(tmp_path, port):
 def test_writes_are_spooled_while_down_and_synced_after(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
     from tasks.tracking import Tracker, TrackingUnavailable
     from tasks.tracking_spool import pending, sync
 

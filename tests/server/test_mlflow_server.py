@@ -18,9 +18,9 @@ def test_reindex_tracks_into_a_real_mlflow_server(tmp_path):
     from mlflow.tracking import MlflowClient
 
     from flows.reindex import reindex
-    from tasks.config_loader import load_config
-    from tasks.configs import ReindexConfig
-    from tasks.settings import Settings
+    from tasks.config.loader import load_config
+    from tasks.reindex.config import ReindexConfig
+    from tasks.config.settings import Settings
 
     port, db, store = free_port(), tmp_path / "server" / "mlflow.db", tmp_path / "server" / "artifacts"
     store.mkdir(parents=True)

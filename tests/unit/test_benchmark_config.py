@@ -8,7 +8,7 @@ import pytest
 
 from tasks.benchmark.candidates import expand_grid
 from tasks.benchmark.config import BenchmarkConfig, RerankerConfig
-from tasks.config_loader import ConfigError, load_config
+from tasks.config.loader import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -98,7 +98,7 @@ def test_bad_keys_and_names_are_clear_errors(override, message):
 
 
 def test_cli_options_become_overrides():
-    from nightshift.cli_benchmark import overrides_for
+    from nightshift.cli.benchmark import overrides_for
 
     cfg = config(*overrides_for(["data/a", "/abs/b"], ["all-MiniLM-L6-v2-int8-onnx"], ["grid.indexes=[hnsw]"], True))
     assert [d.path for d in cfg.datasets] == ["data/a", "/abs/b"] and cfg.datasets[0].split == "test"

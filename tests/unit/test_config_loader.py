@@ -1,8 +1,8 @@
 import pytest
 
-from tasks.config_loader import ConfigError, load_config
-from tasks.configs import ReindexConfig
-from tasks.settings import Settings
+from tasks.config.loader import ConfigError, load_config
+from tasks.reindex.config import ReindexConfig
+from tasks.config.settings import Settings
 
 
 def test_overrides_are_typed_and_nested(tmp_path):

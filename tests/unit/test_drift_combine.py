@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import binom
 from threadpoolctl import threadpool_limits
 
-from tasks.drift import DriftResult, combine, get_test, holm_adjust, run_tests
-from tasks.drift.synthetic import EmbeddingWorld, shifted_pair
+from tasks.drift.stattests import DriftResult, combine, get_test, holm_adjust, run_tests
+from tasks.drift.stattests.synthetic import EmbeddingWorld, shifted_pair
 
 
 @pytest.fixture(autouse=True, scope="module")

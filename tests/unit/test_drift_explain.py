@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from tasks.drift.explain import explain_drift, project_2d
-from tasks.drift.synthetic import EmbeddingWorld, shifted_pair
+from tasks.drift.stattests.synthetic import EmbeddingWorld, shifted_pair
 
 WORLD = EmbeddingWorld.create(seed=0)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from tasks.drift import combine, get_test, run_tests
+from tasks.drift.stattests import combine, get_test, run_tests
 from tasks.drift.explain import explain_drift
 
 pytestmark = pytest.mark.slow

@@ -9,10 +9,10 @@ import pytest
 from scipy.stats import binom
 from threadpoolctl import threadpool_limits
 
-from tasks.drift import NotEnoughData, available_tests, get_test, register, run_tests
-from tasks.drift.mmd import mmd2_permutations, squared_distances
-from tasks.drift.staleness import nearest_neighbor_distance
-from tasks.drift.synthetic import EmbeddingWorld, shifted_pair
+from tasks.drift.stattests import NotEnoughData, available_tests, get_test, register, run_tests
+from tasks.drift.stattests.mmd import mmd2_permutations, squared_distances
+from tasks.neighbors import nearest_neighbor_distance
+from tasks.drift.stattests.synthetic import EmbeddingWorld, shifted_pair
 
 WORLD = EmbeddingWorld.create(seed=0)
 EMBEDDING_TESTS = {

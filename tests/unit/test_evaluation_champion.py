@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.evaluation.champion import (
+from tasks.evaluate.champion import (
     SINCE_TAG,
     ChampionError,
     champion_stamp,
@@ -14,7 +14,7 @@ from tasks.evaluation.champion import (
     per_query_artifact,
     promote,
 )
-from tasks.evaluation.history import metric_history
+from tasks.evaluate.history import metric_history
 from tasks.tracking import Tracker
 
 
@@ -36,7 +36,7 @@ def evaluation_run(tracker: Tracker, tmp_path, status: str, ndcg: float, golden:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """One MLflow SQLite store for the module (creating one costs seconds); tests use their own golden key."""
-    from tasks.settings import Settings
+    from tasks.config.settings import Settings
 
     root = tmp_path_factory.mktemp("champion")
     return Tracker(Settings(workspace=root, dvc_remote_url=str(root / "remote")).resolved())

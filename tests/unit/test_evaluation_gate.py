@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.evaluation.champion import Champion
-from tasks.evaluation.config import EvaluateConfig, GateConfig
-from tasks.evaluation.gate import NO_CHAMPION, apply_gate, floor_failures, outcome_record
-from tasks.evaluation.publication import PublicationGateConfig, compare_to_current
+from tasks.evaluate.champion import Champion
+from tasks.evaluate.config import EvaluateConfig, GateConfig
+from tasks.evaluate.gate import NO_CHAMPION, apply_gate, floor_failures, outcome_record
+from tasks.reindex.publication import PublicationGateConfig, compare_to_current
 
 
 def frame(ndcg: np.ndarray, mrr: np.ndarray | None = None, start: int = 0) -> pd.DataFrame:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tasks.datasets import DatasetError
-from tasks.evaluation.golden import GoldenSetError, check_against_corpus, load_golden
-from tasks.evaluation.golden_snapshot import snapshot_golden
+from tasks.goldenset.load import GoldenSetError, check_against_corpus, load_golden
+from tasks.goldenset.versions import snapshot_golden
 from tasks.publishing import read_dvc_md5
 from tasks.scoring import per_query_metrics
 from tests.conftest import SCIFACT

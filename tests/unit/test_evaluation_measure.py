@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.config_loader import load_config, read_yaml
-from tasks.evaluation.config import EvaluateConfig
-from tasks.evaluation.golden import check_against_corpus, load_golden
-from tasks.evaluation.measure import stored_vectors
+from tasks.config.loader import load_config, read_yaml
+from tasks.evaluate.config import EvaluateConfig
+from tasks.goldenset.load import check_against_corpus, load_golden
+from tasks.measure import stored_vectors
 from tasks.index_artifact import IndexManifest, LoadedIndex
 from tasks.indexing import IndexConfig, build_index, choose_index_spec
 from tasks.retrievers import RetrievalConfig, build_retriever

@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.evaluation.champion import Champion
-from tasks.evaluation.config import EvaluateConfig, GateConfig, SegmentsConfig
-from tasks.evaluation.gate import apply_gate
-from tasks.evaluation.render import to_html, to_markdown
-from tasks.evaluation.report import write_report
-from tasks.evaluation.review import review_queue
-from tasks.evaluation.segments import (
+from tasks.evaluate.champion import Champion
+from tasks.evaluate.config import EvaluateConfig, GateConfig, SegmentsConfig
+from tasks.evaluate.gate import apply_gate
+from tasks.reporting.render import to_html, to_markdown
+from tasks.evaluate.report import write_report
+from tasks.evaluate.review_queue import review_queue
+from tasks.segments import (
     length_bucket,
     query_segments,
     script_of,

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.config_loader import ConfigError, load_config, read_yaml
-from tasks.querylogs.config import DriftConfig
+from tasks.config.loader import ConfigError, load_config, read_yaml
+from tasks.drift.config import DriftConfig
 from tasks.querylogs.format import LogColumns, QueryLogError, read_query_log
-from tasks.querylogs.load import read_windows
+from tasks.drift.logs import read_windows
 from tasks.querylogs.validation import parse_timestamps, validate_log
 from tasks.querylogs.windows import parse_window, resolve_anchor, select
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[2] / "data" / "querylogs" / "demo"
 

@@ -1,4 +1,4 @@
-"""The drift family (tasks/querylogs/plan.py) and the query features: skipping rules, Holm, novelty validity."""
+"""The drift family (tasks/drift/plan.py) and the query features: skipping rules, Holm, novelty validity."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from tasks.config_loader import load_config
-from tasks.drift.synthetic import EmbeddingWorld, shifted_pair
-from tasks.querylogs.config import DriftConfig
+from tasks.config.loader import load_config
+from tasks.drift.stattests.synthetic import EmbeddingWorld, shifted_pair
+from tasks.drift.config import DriftConfig
 from tasks.querylogs.features import (
     logged_top1,
     novelty_scores,
@@ -18,7 +18,7 @@ from tasks.querylogs.features import (
     vocabulary,
     word_counts,
 )
-from tasks.querylogs.plan import (
+from tasks.drift.plan import (
     SharedInputs,
     WindowFeatures,
     build_plan,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.config_loader import ConfigError, load_config
-from tasks.flow_registry import FLOWS, configured
+from tasks.config.loader import ConfigError, load_config
+from tasks.config.flows import FLOWS, configured
 from tasks.scheduling import SchedulesConfig, build_deployments
-from tasks.settings import Settings
+from tasks.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +65,7 @@ def test_a_deployment_run_without_parameters_reads_the_checkout_configs(tmp_path
 
 
 def test_serve_finds_the_api_url_of_the_active_prefect_profile(tmp_path, monkeypatch):
-    from nightshift.cli_serve import profile_api_url
+    from nightshift.cli.serve import profile_api_url
 
     for key in [k for k in os.environ if k.startswith("PREFECT_")]:
         monkeypatch.delenv(key)

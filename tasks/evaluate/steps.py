@@ -1,0 +1,134 @@
+"""The steps of an evaluate run as plain functions over an ``EvaluateRun``.
+
+``flows/evaluate.py`` orders them; ``tasks/evaluate/prefect_tasks.py`` wraps them as Prefect tasks;
+reporting and the final MLflow record live in ``tasks/evaluate/finish.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tasks.evaluate.champion import GOLDEN_TAG, Champion, as_of_stamp, find_champion
+from tasks.evaluate.config import EvaluateConfig
+from tasks.evaluate.gate import GateOutcome, apply_gate
+from tasks.goldenset.load import GoldenCheck, GoldenSet
+from tasks.index_artifact import LoadedIndex
+from tasks.run_state import FlowRun
+from tasks.config.settings import Settings
+
+
+class EvaluateRun(FlowRun):
+    """What one run carries between steps."""
+
+    def __init__(self, config: EvaluateConfig, settings: Settings, tracker: Any, run_id: str) -> None:
+        super().__init__(config, settings, tracker, run_id)
+        self.folder = settings.reports_dir / "evaluate" / run_id
+        self.index_version = ""
+
+
+@dataclass
+class Evaluation:
+    """Tonight's measurements of one index on one golden set."""
+
+    golden: GoldenSet
+    checked: GoldenCheck
+    golden_version: str
+    index: dict[str, Any]  # version, build, spec, embedder fingerprint, n_chunks
+    per_query: pd.DataFrame
+    run: dict[str, dict[str, float]]
+    aggregates: dict[str, float]  # quality metrics + latency + ANN health
+    system: dict[str, Any]  # non-numeric facts (ANN exact-vector source)
+    segments: pd.DataFrame  # segment labels per query
+
+
+def open_run(config: EvaluateConfig, settings: Settings) -> EvaluateRun:
+    from tasks.tracking import Tracker
+
+    tracker = Tracker(settings)
+    run_id = tracker.start_run("evaluate", tags={GOLDEN_TAG: config.golden_key})
+    tracker.log_params(run_id, config.model_dump(exclude={"notify"}))
+    return EvaluateRun(config, settings, tracker, run_id)
+
+
+def load_golden(run: EvaluateRun) -> GoldenSet:
+    from tasks.goldenset.load import load_golden as load
+
+    with run.stage("load_golden"):
+        golden = load(run.settings.resolve(run.config.golden.dir), run.config.golden.split)
+    run.tracker.set_tags(run.run_id, {"nightshift.golden_hash": golden.content_hash})
+    return golden
+
+
+def open_index(run: EvaluateRun) -> LoadedIndex:
+    from tasks.publishing import read_dvc_md5
+    from tasks.retrieval import open_index as open_
+
+    with run.stage("open_index"):
+        loaded = open_(run.settings.index_dir, run.config.index_version)
+    version = run.index_version = read_dvc_md5(loaded.folder.with_name(loaded.folder.name + ".dvc")) or ""
+    run.tracker.set_tags(run.run_id, {"nightshift.index_version": version, "nightshift.index_build": loaded.folder.name,
+                                      "nightshift.embedder_fingerprint": loaded.manifest.embedder_fingerprint})
+    return loaded
+
+
+def check_golden(run: EvaluateRun, golden: GoldenSet, loaded: LoadedIndex) -> GoldenCheck:
+    from tasks.goldenset.load import check_against_corpus
+
+    with run.stage("validate_golden"):
+        checked = check_against_corpus(golden, loaded.chunks["doc_id"].astype(str))
+    run.tracker.log_dict(run.run_id, {**checked.summary, "unjudged": checked.unjudged,
+                                      "no_relevant": checked.no_relevant, "dangling": checked.dangling},
+                         "golden_validation.json")
+    return checked
+
+
+def version_golden(run: EvaluateRun, golden: GoldenSet) -> str:
+    from tasks.goldenset.versions import snapshot_golden
+
+    with run.stage("version_golden"):
+        version = snapshot_golden(golden, run.settings)
+    run.tracker.set_tags(run.run_id, {"nightshift.golden_version": version})
+    return version
+
+
+def evaluate_index(run: EvaluateRun, loaded: LoadedIndex, golden: GoldenSet, checked: GoldenCheck,
+                   golden_version: str) -> Evaluation:
+    """Per-query metrics, latency p50/p95, ANN health and segment labels of ``loaded``."""
+    from tasks.measure import ann_health, latency_ms, score_index
+    from tasks.segments import doc_metadata, query_segments
+    from tasks.retrieval import embedder_for
+    from tasks.scoring import aggregate
+
+    cfg = run.config
+    embedder = embedder_for(loaded)
+    with run.stage("retrieve_and_score"):
+        scores = score_index(loaded, embedder, checked.queries, checked.qrels, cfg.retrieval, cfg.metrics,
+                             cfg.threads)
+    with run.stage("latency"):
+        latency = latency_ms(scores.retriever, checked.queries, cfg.latency.n_queries, 10, cfg.latency.seed)
+    with run.stage("ann_health"):
+        ann = ann_health(loaded, embedder, checked.queries, cfg.ann_k, cfg.threads,
+                         run.settings.cache_dir / "vectors.sqlite")
+    segments = query_segments(checked.queries, checked.qrels, doc_metadata(loaded.chunks), golden.query_metadata,
+                              cfg.segments)
+    m = loaded.manifest
+    index = {"version": run.index_version, "build": loaded.folder.name, "spec": m.index_spec, "embedder": m.embedder.get("name", ""),
+             "embedder_fingerprint": m.embedder_fingerprint, "n_chunks": m.n_chunks, "n_documents": m.n_documents}
+    aggregates = {**aggregate(scores.per_query), **latency,
+                  **{k: float(v) for k, v in ann.items() if isinstance(v, (int, float))}}
+    return Evaluation(golden, checked, golden_version, index, scores.per_query, scores.run, aggregates,
+                      {"ann_source": ann.get("ann_source", "")}, segments)
+
+
+def resolve_champion(run: EvaluateRun) -> Champion | None:
+    with run.stage("resolve_champion"):
+        return find_champion(run.tracker, run.config.golden_key, exclude_run_id=run.run_id,
+                             as_of=as_of_stamp(run.settings.run_tags.get("nightshift.as_of")))
+
+
+def gate(run: EvaluateRun, evaluation: Evaluation, champion: Champion | None) -> GateOutcome:
+    with run.stage("gate"):
+        return apply_gate(evaluation.per_query, evaluation.aggregates, champion, run.config.gate)
