@@ -81,7 +81,10 @@ def prepare(args: argparse.Namespace) -> dict:
     scalars = {"query_length": f.word_counts(texts)}
     unavailable = {"corpus": "benchmark: no new documents"}
     if loaded is not None:
-        scalars["top1_score"] = f.top1_scores(loaded.index, vectors)
+        from tasks.retriever import IndexRetriever
+        from tasks.retrievers import spec_of
+
+        scalars["top1_score"] = f.top1_scores(IndexRetriever(loaded, embedder, spec_of(loaded.manifest)), vectors)
         scalars["oov_rate"] = f.oov_rates(texts, f.vocabulary(loaded.chunks["text"]))
     else:
         unavailable.update(top1_score=missing, oov_rate=missing)

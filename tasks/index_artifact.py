@@ -1,4 +1,4 @@
-"""The index artifact: one directory = index.faiss + chunks.parquet + manifest.json.
+"""The index artifact: one directory = index.faiss + chunks.parquet + manifest.json (+ bm25/ when the spec needs it).
 
 The manifest records the embedder fingerprint, the index spec, counts, and a sha256 of every file,
 checked at load: a truncated or swapped file is refused with a clear message, never served.
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from tasks.documents import Chunk
 from tasks.model_files import sha256_file
 
-INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE = "index.faiss", "chunks.parquet", "manifest.json"
+INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE, BM25_DIR = "index.faiss", "chunks.parquet", "manifest.json", "bm25"
 
 
 class IndexCorrupted(RuntimeError):
@@ -38,6 +38,7 @@ class IndexManifest(BaseModel):
     corpus_fingerprint: str
     snapshot_version: str = ""
     source: str = ""
+    retriever: dict[str, Any] = Field(default_factory=dict)  # the RetrieverSpec this index serves (tasks/retriever.py)
     loading: dict[str, Any] = Field(default_factory=dict)  # include/exclude/limits/document rules the source was read with
     n_documents: int
     n_chunks: int
@@ -52,17 +53,23 @@ def chunks_frame(chunks: list[Chunk]) -> pd.DataFrame:
                                  "metadata", "content_hash"])
 
 
-def write_index_artifact(folder: Path, index, chunks: list[Chunk], manifest: IndexManifest) -> IndexManifest:
-    """Write the three files, fsync them, and record their sha256 in the manifest (written last)."""
+def write_index_artifact(folder: Path, index, chunks: list[Chunk], manifest: IndexManifest,
+                         bm25: Any = None) -> IndexManifest:
+    """Write the files (``bm25``: a ``Bm25Index`` saved under ``bm25/``), fsync them, and record their
+    sha256 in the manifest (written last)."""
     import faiss
 
     folder.mkdir(parents=True, exist_ok=False)
     faiss.write_index(index, str(folder / INDEX_FILE))
     chunks_frame(chunks).to_parquet(folder / CHUNKS_FILE, index=False)
-    files = {name: sha256_file(folder / name) for name in (INDEX_FILE, CHUNKS_FILE)}
+    names = [INDEX_FILE, CHUNKS_FILE]
+    if bm25 is not None:
+        saved = bm25.save(folder / BM25_DIR)
+        names += sorted(p.relative_to(folder).as_posix() for p in saved.rglob("*") if p.is_file())
+    files = {name: sha256_file(folder / name) for name in names}
     manifest = manifest.model_copy(update={"files": files})
     _write_atomic(folder / MANIFEST_FILE, manifest.model_dump_json(indent=2))
-    for name in (INDEX_FILE, CHUNKS_FILE):
+    for name in names:
         _fsync(folder / name)
     return manifest
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from tasks.index_artifact import LoadedIndex
 from tasks.indexing import IndexSpec, build_index, search
-from tasks.retrievers import RetrievalConfig, Retriever, query_latencies_ms, retriever_for_index
+from tasks.retrievers import Retriever, query_latencies_ms
 from tasks.scoring import per_query_metrics
 
 
@@ -27,11 +27,10 @@ class IndexScores:
     retriever: Retriever
 
 
-def score_index(loaded: LoadedIndex, embedder: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]],
-                retrieval: RetrievalConfig, metrics: list[str], threads: int = 1) -> IndexScores:
-    """Retrieve every query with the configured mode and score it against ``qrels``."""
-    retriever = retriever_for_index(retrieval, loaded, embedder, threads)
-    run = retriever.retrieve(queries, retrieval.depth)
+def score_index(retriever: Any, queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                metrics: list[str], depth: int | None = None) -> IndexScores:
+    """Retrieve every query through ``retriever`` (an ``IndexRetriever``) and score it against ``qrels``."""
+    run = retriever.retrieve(queries, depth or retriever.spec.depth)
     return IndexScores(per_query_metrics(run, qrels, metrics), run, retriever)
 
 

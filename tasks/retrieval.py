@@ -1,15 +1,15 @@
-"""Dense retrieval over a published index artifact."""
+"""Opening a published index artifact and its embedder; the ``Hit`` a query returns.
+
+Queries go through ``tasks.retriever.IndexRetriever`` (the one query path)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tasks.embedding import EmbedderConfig, load_embedder
 from tasks.index_artifact import LoadedIndex, load_index_artifact
-from tasks.indexing import search
 from tasks.publishing import IndexStore
 
 
@@ -58,40 +58,3 @@ def check_fingerprint(loaded: LoadedIndex, fingerprint: str) -> None:
         raise FingerprintMismatch(
             f"index {loaded.folder.name} was built with embedder {loaded.manifest.embedder_fingerprint} "
             f"but the query embedder is {fingerprint}; reindex with this embedder or query with the original")
-
-
-def dense_search(loaded: LoadedIndex, embedder, queries: list[str], k: int = 10,
-                 threads: int = 1, per_document: bool = False) -> list[list[Hit]]:
-    """The top ``k`` chunks per query; with ``per_document``, the top ``k`` documents (each by its best chunk)."""
-    check_fingerprint(loaded, embedder.fingerprint)
-    vectors = embedder.encode(queries, kind="query")
-    total = loaded.index.ntotal
-    depth = min(k * 4 if per_document else k, total)
-    scores, ids = search(loaded.index, vectors, depth, threads)  # one batched search for every query
-    out = []
-    for vector, row_scores, row_ids in zip(vectors, scores, ids):
-        hits, deeper = _hits(loaded.chunks, row_scores, row_ids, k, per_document), depth
-        while per_document and len(hits) < k and deeper < total:  # many chunks of few documents: look deeper
-            deeper = min(deeper * 4, total)
-            more_scores, more_ids = search(loaded.index, vector[None, :], deeper, threads)
-            hits = _hits(loaded.chunks, more_scores[0], more_ids[0], k, per_document)
-        out.append(hits)
-    return out
-
-
-def _hits(frame, scores, ids, k: int, per_document: bool) -> list[Hit]:
-    hits: list[Hit] = []
-    seen: set[str] = set()
-    for score, idx in zip(scores.tolist(), ids.tolist()):
-        if len(hits) == k:
-            break
-        if idx < 0:
-            continue
-        rec = frame.iloc[idx]
-        doc_id = str(rec["doc_id"])
-        if per_document and doc_id in seen:
-            continue
-        seen.add(doc_id)
-        hits.append(Hit(doc_id=doc_id, chunk_id=str(rec["id"]), score=float(score),
-                        text=str(rec["text"]), metadata=json.loads(rec["metadata"])))
-    return hits

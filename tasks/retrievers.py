@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tasks.fusion import chunks_to_docs, fuse_scores, rrf, to_run
 from tasks.indexing import search as faiss_search
 from tasks.registry import Registry
+from tasks.rerank import RerankerConfig
 
 Run = dict[str, dict[str, float]]
 
@@ -52,6 +53,27 @@ class RetrievalConfig(BaseModel):
         if self.mode != "hybrid":
             return self.mode
         return f"hybrid-{self.fusion}-{self.dense_weight:g}:{self.bm25_weight:g}"
+
+
+class RetrieverSpec(RetrievalConfig):
+    """What an index serves (``retriever:`` in configs/reindex.yaml; recorded in the manifest)."""
+
+    per_document: bool = True  # one hit per document (its best chunk); false: chunks
+    rerank: RerankerConfig | None = None  # a cross-encoder over the top ``rerank.top_k``
+    max_k: int = Field(1000, ge=1)
+
+    @model_validator(mode="after")
+    def _depths(self) -> "RetrieverSpec":
+        if self.chunk_depth < self.depth and not self.per_document:
+            raise ValueError(f"chunk_depth {self.chunk_depth} must be >= depth {self.depth} when per_document is false")
+        return self
+
+
+def spec_of(manifest: Any, fallback: RetrievalConfig | None = None) -> RetrieverSpec:
+    """The manifest's spec; an index written before specs existed serves ``fallback`` (default: dense)."""
+    if getattr(manifest, "retriever", None):
+        return RetrieverSpec.model_validate(manifest.retriever)
+    return RetrieverSpec.model_validate((fallback or RetrievalConfig()).model_dump())
 
 
 class Retriever(Protocol):

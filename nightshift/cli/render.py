@@ -39,6 +39,11 @@ def print_hits(hits: list[dict[str, Any]]) -> None:
         console.print(f"    {text[:240]}{'…' if len(text) > 240 else ''}", highlight=False)
 
 
+def print_search(record: dict[str, Any]) -> None:
+    console.print(f"[dim]index {record['index_version']} ({record['retriever']})[/]")
+    print_hits(record["hits"])
+
+
 def print_versions(data: dict[str, Any]) -> None:
     table = Table("", "build", "version", "chunks", "index", "created")
     for b in data["builds"]:

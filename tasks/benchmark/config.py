@@ -17,21 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, 
 from tasks.chunking import ChunkingConfig
 from tasks.embedding import EmbedderConfig
 from tasks.indexing import IndexConfig
+from tasks.rerank import RerankerConfig
 from tasks.retrievers import RetrievalConfig
 
 NONE = "none"  # the reranker name meaning "no rerank stage"
-
-
-class RerankerConfig(BaseModel):
-    """A cross-encoder (any ``AutoModelForSequenceClassification``) re-scoring the top documents."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    model: str  # a local folder or an HF id already in the local cache
-    top_k: PositiveInt = 100  # documents re-scored per query; the rest keep their order below
-    batch_size: PositiveInt = 32
-    max_length: PositiveInt = 512  # query + document tokens (the document is truncated)
-    num_threads: int | None = None
 
 
 class DatasetSpec(BaseModel):

@@ -9,7 +9,6 @@ Only successful results are stored: a failed candidate is retried on the next ru
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from tasks.documents import sha256_text
+from tasks.trec import read_trec, write_trec
 
 RESULT, PER_QUERY, RUN = "result.json", "per_query.csv", "run.trec.gz"
 FORMAT_VERSION = 2  # bump when result.json changes shape: older results become misses
@@ -47,25 +47,6 @@ class CandidateResult:
         out = asdict(self)
         out.pop("per_query"), out.pop("run")
         return out
-
-
-def write_trec(run: dict[str, dict[str, float]], path: Path, tag: str = "nightshift") -> None:
-    """``qid Q0 docid rank score tag`` lines in trec_eval order (score desc, docid desc)."""
-    from tasks.scoring import rank_documents
-
-    with gzip.open(path, "wt", encoding="utf-8") as fh:
-        for qid in sorted(run):
-            for rank, doc in enumerate(rank_documents(run[qid]), start=1):
-                fh.write(f"{qid} Q0 {doc} {rank} {run[qid][doc]!r} {tag}\n")
-
-
-def read_trec(path: Path) -> dict[str, dict[str, float]]:
-    run: dict[str, dict[str, float]] = {}
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for line in fh:
-            qid, _, doc, _, score, _ = line.split()
-            run.setdefault(qid, {})[doc] = float(score)
-    return run
 
 
 class ResultStore:

@@ -44,7 +44,7 @@ def assemble(bench: Workbench, cand: Candidate) -> tuple[Any, list[Part]]:
         retriever = lexical.value if retriever is None else HybridRetriever(
             [retriever, lexical.value], [cfg.dense_weight, cfg.bm25_weight], cfg.fusion, cfg.rrf_k)
     if cand.reranker is not None:
-        from tasks.benchmark.rerank import RerankingRetriever, load_cross_encoder
+        from tasks.rerank import RerankingRetriever, load_cross_encoder
 
         encoder = load_cross_encoder(cand.reranker.model_dump_json())
         texts = {d: (doc["title"] + " " + doc["text"]).strip() for d, doc in bench.data.corpus.items()}

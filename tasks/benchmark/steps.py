@@ -66,7 +66,7 @@ def load_datasets(run: BenchmarkRun) -> list[LoadedDataset]:
 
 def plan_candidates(run: BenchmarkRun) -> list[Candidate]:
     """Expand the grid; embedders and rerankers are loaded/hashed once per name for their fingerprints."""
-    from tasks.benchmark.rerank import reranker_fingerprint
+    from tasks.rerank import reranker_fingerprint
     from tasks.embedding import _tokenizer_digest, load_embedder
 
     def embedder(name: str):

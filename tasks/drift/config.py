@@ -11,12 +11,12 @@ from tasks.notify import NotifyConfig
 from tasks.querylogs.config import QueryLogConfig
 
 Input = Literal["embeddings", "golden", "corpus", "query_length", "oov_rate", "language", "top1_score",
-                "novelty"]
+                "novelty", "feedback"]
 EMBEDDING_INPUTS = ("embeddings", "golden", "corpus")  # 2-D vectors
 CATEGORICAL_INPUTS = ("language",)
 INDEX_INPUTS = ("oov_rate", "top1_score", "corpus")  # need a published index
 TESTS_FOR = {"embeddings": {"mmd", "classifier", "pca_ks"}, "golden": {"golden_staleness"},
-             "corpus": {"golden_staleness"}, "language": {"chi2"}}
+             "corpus": {"golden_staleness"}, "language": {"chi2"}, "feedback": {"proportion"}}
 SCALAR_TESTS = {"psi", "confidence", "coverage_gap"}
 
 
@@ -39,7 +39,8 @@ def _default_tests() -> dict[str, TestSpec]:
             ("confidence", "confidence", "top1_score", {}),
             ("coverage_gap", "coverage_gap", "top1_score", {"quantile": 0.05}),
             ("novelty", "coverage_gap", "novelty", {"quantile": 0.05}),
-            ("golden_staleness", "golden_staleness", "golden", {}), ("corpus_drift", "golden_staleness", "corpus", {})]
+            ("golden_staleness", "golden_staleness", "golden", {}), ("corpus_drift", "golden_staleness", "corpus", {}),
+            ("feedback", "proportion", "feedback", {})]
     return {label: TestSpec(test=test, input=kind, params=params) for label, test, kind, params in rows}
 
 

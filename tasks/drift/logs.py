@@ -45,9 +45,12 @@ class Windows:
 
 
 def _read(config: DriftConfig, path: Path, windows: Windows) -> pd.DataFrame:
+    """The log's rows; the service's log gets its feedback joined by query_id."""
+    from tasks.querylogs.served import join_feedback
+
     raw = read_query_log(path, config.querylog.columns)
     windows.facts.setdefault("log_hash", raw.content_hash)
-    return raw.frame.reset_index(drop=True)
+    return join_feedback(raw.frame.reset_index(drop=True), path)
 
 
 def _validated(windows: Windows, rows: pd.DataFrame, source: str, key: str, max_share: float) -> CheckedLog:
@@ -93,7 +96,7 @@ def read_windows(config: DriftConfig, settings: Settings) -> Windows:
         spec = getattr(config.windows, side).strip()
         if is_window(spec):
             if not log:
-                log["path"] = settings.resolve(config.querylog.path)
+                log["path"] = config.querylog.resolved_path(settings)
                 log["frame"] = _dated_log(config, log["path"], windows)
             window = parse_window(spec, _anchor(config, spec, log["frame"]))
             frame = _checked_window(config, log, side, select(log["frame"], window),

@@ -86,7 +86,7 @@ def _samples(spec: TestSpec, ref: WindowFeatures, cur: WindowFeatures, shared: S
     else:
         a, b = ref.scalars.get(kind), cur.scalars.get(kind)
     if a is None or b is None:
-        raise Skip(f"input {kind} was not computed")
+        raise Skip("no feedback in the query log" if kind == "feedback" else f"input {kind} was not computed")
     values = np.unique(np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)]))
     if len(values) < 2:
         raise Skip(f"{kind} is {values[0] if len(values) else 'empty'} for every query of both windows: "

@@ -28,6 +28,7 @@ class DriftRun(FlowRun):
         self.counts: dict[str, float] = {}
         self.facts: dict[str, Any] = {}  # index version, golden set, log hash, ... (tags + result.json)
         self.embedder: Any = None
+        self.retriever: Any = None  # the index's IndexRetriever (its dense stage gives the top-1 scores)
 
     @property
     def vector_cache(self) -> Path:
@@ -48,6 +49,8 @@ def open_index(run: DriftRun) -> Any:
     """The published index (or ``index.version``), or None with the reason in ``run.facts`` (unless required)."""
     from tasks.publishing import read_dvc_md5
     from tasks.retrieval import NoPublishedIndex, embedder_for, open_index as open_
+    from tasks.retriever import IndexRetriever
+    from tasks.retrievers import spec_of
 
     with run.stage("open_index"):
         try:
@@ -61,8 +64,9 @@ def open_index(run: DriftRun) -> Any:
             run.embedder = load_embedder(run.config.embedder)
             return None
         run.embedder = embedder_for(loaded)
-    run.facts.update(index_build=loaded.folder.name, index_version=read_dvc_md5(
-        loaded.folder.with_name(loaded.folder.name + ".dvc")) or "", embedder_fingerprint=run.embedder.fingerprint)
+    version = read_dvc_md5(loaded.folder.with_name(loaded.folder.name + ".dvc")) or ""
+    run.retriever = IndexRetriever(loaded, run.embedder, spec_of(loaded.manifest), version, run.config.index.threads)
+    run.facts.update(index_build=loaded.folder.name, index_version=version, embedder_fingerprint=run.embedder.fingerprint)
     return loaded
 
 
@@ -98,7 +102,9 @@ def _window_features(run: DriftRun, frame: pd.DataFrame, cache: Any, loaded: Any
         if "scores" in frame:
             scalars["top1_score"] = f.logged_top1(list(frame["scores"]))
     elif loaded is not None:
-        scalars["top1_score"] = f.top1_scores(loaded.index, vectors, run.config.index.threads)
+        scalars["top1_score"] = f.top1_scores(run.retriever, vectors)
+    if "feedback" in frame:
+        scalars["feedback"] = f.negative_feedback(list(frame["feedback"]))
     return WindowFeatures(texts, vectors, scalars, f.scripts(texts))
 
 
@@ -127,6 +133,11 @@ def featurize(run: DriftRun, windows: Windows, loaded: Any) -> tuple[WindowFeatu
         shared.unavailable["top1_score"] = "index.top1_source=log but some queries have no `scores` in the log"
         for window in (ref, cur):
             window.scalars.pop("top1_score", None)
+    if not all("feedback" in w.scalars for w in (ref, cur)):
+        shared.unavailable["feedback"] = ("no feedback in both windows' logs (the service records it: POST /feedback, "
+                                          "joined to its query by query_id)")
+        for window in (ref, cur):
+            window.scalars.pop("feedback", None)
     return ref, cur, shared
 
 

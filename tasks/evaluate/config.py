@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tasks.notify import NotifyConfig
-from tasks.retrievers import RetrievalConfig
+from tasks.retrievers import RetrieverSpec
 from tasks.scoring import parse_metric, parse_metrics
 from tasks.segments import SegmentsConfig
 
@@ -56,7 +56,7 @@ class EvaluateConfig(BaseModel):
 
     golden: GoldenConfig = Field(default_factory=GoldenConfig)
     index_version: str | None = None  # a local index version (DVC md5 prefix); default: current
-    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    retrieval: RetrieverSpec | None = None  # None: the index's own spec (what is served); else evaluate a variant
     metrics: list[str] = Field(default_factory=lambda: ["ndcg@10", "recall@100", "mrr@10"])
     gate: GateConfig = Field(default_factory=GateConfig)
     segments: SegmentsConfig = Field(default_factory=SegmentsConfig)
@@ -75,10 +75,14 @@ class EvaluateConfig(BaseModel):
     def _gate_metric_is_scored(self) -> "EvaluateConfig":
         if self.gate.metric not in self.metrics:
             raise ValueError(f"gate.metric {self.gate.metric!r} must be one of metrics {self.metrics}")
-        deepest = max(parse_metric(m).k for m in self.metrics)
-        if self.retrieval.depth < deepest:
-            raise ValueError(f"retrieval.depth {self.retrieval.depth} is below the deepest metric cutoff {deepest}")
+        if self.retrieval is not None and self.retrieval.depth < self.deepest_cutoff:
+            raise ValueError(f"retrieval.depth {self.retrieval.depth} is below the deepest metric cutoff "
+                             f"{self.deepest_cutoff}")
         return self
+
+    @property
+    def deepest_cutoff(self) -> int:
+        return max(parse_metric(m).k for m in self.metrics)
 
     @property
     def golden_key(self) -> str:

@@ -50,7 +50,8 @@ def result_record(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files:
             "n_queries": outcome.n_queries if compared else len(ev.per_query), "n_scored": len(ev.per_query),
             "golden": ev.golden.key, "golden_hash": ev.golden.content_hash, "golden_version": ev.golden_version,
             "golden_messages": ev.checked.summary["messages"], "index_version": ev.index["version"],
-            "index_build": ev.index["build"], "report": str(files.html), "review_queue": str(files.review),
+            "index_build": ev.index["build"], "retriever": ev.index.get("retriever", ""),
+            "run_file": str(files.folder / "run.trec.gz"), "report": str(files.html), "review_queue": str(files.review),
             "n_review": files.n_review, "seconds": round(time.perf_counter() - run.started, 3),
             "seconds_by_stage": dict(run.seconds)}
 
@@ -61,7 +62,7 @@ def finish_run(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: Re
     A passing (live, not backfilled) run becomes the champion only once its ``per_query.csv`` is logged:
     a run that fails before that must never be found as a champion it cannot serve as."""
     t, rid = run.tracker, run.run_id
-    for path in (files.per_query, files.review, files.segments):
+    for path in (files.per_query, files.review, files.segments, files.folder / "run.trec.gz"):
         t.log_artifact(rid, path)
     for path in (files.markdown, files.html, *files.plots):
         t.log_artifact(rid, path, "report")

@@ -13,6 +13,7 @@ from tasks.evaluate.gate import GateOutcome
 from tasks.reporting.render import Block, to_html, to_markdown
 from tasks.evaluate.review_queue import review_queue
 from tasks.segments import segment_table
+from tasks.trec import write_trec
 
 
 @dataclass
@@ -93,6 +94,7 @@ def write_report(folder: Path, ev: Any, outcome: GateOutcome, champion: Champion
     review = review_queue(ev.per_query, metric, ev.run, ev.checked.qrels, ev.checked.queries, gold,
                           cfg.report.review_top_n, cfg.report.zero_relevant_k)
     review.to_csv(folder / "review_queue.csv", index=False)
+    write_trec(ev.run, folder / "run.trec.gz", tag="evaluate")  # the ranked documents, as served
     plots = []
     if comparable:
         primary = outcome.primary

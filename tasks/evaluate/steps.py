@@ -96,17 +96,25 @@ def version_golden(run: EvaluateRun, golden: GoldenSet) -> str:
 
 def evaluate_index(run: EvaluateRun, loaded: LoadedIndex, golden: GoldenSet, checked: GoldenCheck,
                    golden_version: str) -> Evaluation:
-    """Per-query metrics, latency p50/p95, ANN health and segment labels of ``loaded``."""
+    """Per-query metrics, latency p50/p95, ANN health and segment labels of ``loaded``, queried through
+    its ``IndexRetriever`` (the manifest's spec unless ``retrieval`` names a variant): what is served."""
     from tasks.measure import ann_health, latency_ms, score_index
-    from tasks.segments import doc_metadata, query_segments
     from tasks.retrieval import embedder_for
+    from tasks.retriever import IndexRetriever
+    from tasks.retrievers import spec_of
     from tasks.scoring import aggregate
+    from tasks.segments import doc_metadata, query_segments
 
     cfg = run.config
     embedder = embedder_for(loaded)
+    spec = cfg.retrieval or spec_of(loaded.manifest)
+    retriever = IndexRetriever(loaded, embedder, spec, run.index_version, cfg.threads)
+    run.tracker.set_tags(run.run_id, {"nightshift.retriever": retriever.name,
+                                      "nightshift.retriever_source": "config" if cfg.retrieval else "manifest"})
     with run.stage("retrieve_and_score"):
-        scores = score_index(loaded, embedder, checked.queries, checked.qrels, cfg.retrieval, cfg.metrics,
-                             cfg.threads)
+        retriever.warm()
+        scores = score_index(retriever, checked.queries, checked.qrels, cfg.metrics,
+                             max(spec.depth, cfg.deepest_cutoff))
     with run.stage("latency"):
         latency = latency_ms(scores.retriever, checked.queries, cfg.latency.n_queries, 10, cfg.latency.seed)
     with run.stage("ann_health"):
@@ -115,7 +123,8 @@ def evaluate_index(run: EvaluateRun, loaded: LoadedIndex, golden: GoldenSet, che
     segments = query_segments(checked.queries, checked.qrels, doc_metadata(loaded.chunks), golden.query_metadata,
                               cfg.segments)
     m = loaded.manifest
-    index = {"version": run.index_version, "build": loaded.folder.name, "spec": m.index_spec, "embedder": m.embedder.get("name", ""),
+    index = {"version": run.index_version, "build": loaded.folder.name, "spec": m.index_spec,
+             "retriever": retriever.name, "embedder": m.embedder.get("name", ""),
              "embedder_fingerprint": m.embedder_fingerprint, "n_chunks": m.n_chunks, "n_documents": m.n_documents}
     aggregates = {**aggregate(scores.per_query), **latency,
                   **{k: float(v) for k, v in ann.items() if isinstance(v, (int, float))}}

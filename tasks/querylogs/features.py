@@ -53,14 +53,12 @@ def scripts(texts: Iterable[str]) -> np.ndarray:
     return np.array([script_of(t) for t in texts], dtype=object)
 
 
-def top1_scores(index: Any, vectors: np.ndarray, threads: int = 1) -> np.ndarray:
-    """Similarity of each query's best hit in ``index`` (inner product = cosine for unit vectors)."""
-    from tasks.indexing import search
-
+def top1_scores(retriever: Any, vectors: np.ndarray) -> np.ndarray:
+    """Similarity of each query's best chunk, through the index's ``IndexRetriever`` (its dense stage, the
+    index's tuned search parameters): inner product = cosine for unit vectors."""
     if len(vectors) == 0:
         return np.empty(0)
-    scores, _ = search(index, vectors, 1, threads)
-    return scores[:, 0].astype(np.float64)
+    return np.asarray(retriever.top_similarity(vectors), dtype=np.float64)
 
 
 def logged_top1(scores: Sequence[Any]) -> np.ndarray:
@@ -87,3 +85,18 @@ def novelty_scores(reference: np.ndarray, current: np.ndarray, holdout_share: fl
         return np.empty(0), np.empty(0)
     base, hold = reference[order[n_hold:]], reference[order[:n_hold]]
     return (1.0 - nearest_neighbor_distance(hold, base), 1.0 - nearest_neighbor_distance(current, base))
+
+
+NEGATIVE_LABELS = frozenset({"down", "thumbs_down", "negative", "bad", "irrelevant", "wrong", "-1"})
+
+
+def negative_feedback(values: Sequence[Any]) -> np.ndarray:
+    """1 where a query's feedback is negative (a number < 0, or a label such as ``down``/``bad``), else 0."""
+    def negative(v: Any) -> bool:
+        if isinstance(v, bool) or v is None:
+            return False
+        if isinstance(v, (int, float, np.number)):
+            return bool(v < 0)
+        return isinstance(v, str) and v.strip().lower() in NEGATIVE_LABELS
+
+    return np.array([1.0 if negative(v) else 0.0 for v in values], dtype=np.float64)

@@ -8,8 +8,10 @@ checks are the GX suite's job (``tasks.querylogs.validation``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -59,18 +61,40 @@ def log_files(path: Path) -> list[Path]:
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
-    """Records of a JSONL(.gz) file (the BEIR reader's checks: valid JSON, one object per line), with line numbers."""
+    """Records of a JSONL(.gz) file (the BEIR reader's checks: valid JSON, one object per line), with line numbers.
+
+    One exception: an unterminated last line that is not JSON is a torn write (a writer killed mid-line, as
+    the service's log can have after ``kill -9``). It becomes a row marked ``_torn`` that the validation
+    quarantines with that reason, instead of making the whole log unreadable."""
     from tasks.datasets import DatasetError, _read_bytes, _read_jsonl as read_records
 
     try:
-        data = _read_bytes(path)
-        records = read_records(path, data)
+        body, torn_line = _split_torn_tail(_read_bytes(path))
+        records = read_records(path, body)
     except DatasetError as exc:
         raise QueryLogError(f"query log {exc}") from None
-    lines = [n for n, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1) if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise QueryLogError(f"query log {path}: not UTF-8 ({exc})") from None
+    lines = [n for n, line in enumerate(body.decode("utf-8-sig").splitlines(), start=1) if line.strip()]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame["_line"] = lines
+    if torn_line is not None:
+        torn = pd.DataFrame([{"_line": torn_line, "_torn": True}])
+        frame = pd.concat([frame, torn], ignore_index=True) if len(frame) else torn
     return frame
+
+
+def _split_torn_tail(data: bytes) -> tuple[bytes, int | None]:
+    """``(data, None)``, or ``(data without its last line, that line's number)`` when the last line is
+    unterminated and not a JSON value (not even UTF-8: a multi-byte character cut in two)."""
+    if not data or data.endswith(b"\n"):
+        return data, None
+    cut = data.rfind(b"\n") + 1
+    try:
+        json.loads(data[cut:].decode("utf-8-sig" if cut == 0 else "utf-8"))
+        return data, None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return data[:cut], data.count(b"\n") + 1
 
 
 def _read_one(path: Path, columns: LogColumns) -> pd.DataFrame:
@@ -85,15 +109,20 @@ def _read_one(path: Path, columns: LogColumns) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=[*REQUIRED, "_file", "_line"])
     mapping = columns.model_dump()
+    only_torn = "_torn" in frame and bool(frame["_torn"].eq(True).all())
     for field in REQUIRED:
-        if mapping[field] not in frame.columns:
+        if mapping[field] not in frame.columns and not only_torn:
             present = ", ".join(str(c) for c in frame.columns if c != "_line")
             raise QueryLogError(
                 f"query log {path}: missing required column {mapping[field]!r} ({field}); it has "
                 f"columns: {present}. Map another column with --set querylog.columns.{field}=NAME")
     keep = {mapping[f]: f for f in (*REQUIRED, *OPTIONAL) if mapping[f] in frame.columns}
-    out = frame[[*keep, "_line"]].rename(columns=keep)
+    extra = [c for c in ("_line", "_torn") if c in frame.columns]
+    out = frame[[*keep, *extra]].rename(columns=keep)
     out.insert(len(out.columns), "_file", path.name)
+    for field in REQUIRED:  # a file whose only row is torn still has the required columns
+        if field not in out.columns:
+            out[field] = None
     return out.astype({c: "object" for c in out.columns if c not in ("_line",)})
 
 

@@ -108,3 +108,28 @@ def feedback_by_query(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, An
         if isinstance(qid, str) and qid:
             grouped.setdefault(qid, []).append(row)
     return grouped
+
+
+def feedback_value(rows: list[dict[str, Any]]) -> Any:
+    """One query's feedback from its rows: the lowest number (a thumbs-down wins), else the last label."""
+    numbers = [r["feedback"] for r in rows if isinstance(r.get("feedback"), (int, float))
+               and not isinstance(r.get("feedback"), bool)]
+    if numbers:
+        return min(numbers)
+    labels = [r["feedback"] for r in rows if isinstance(r.get("feedback"), str)]
+    return labels[-1] if labels else None
+
+
+def join_feedback(frame: Any, queries_dir: Path) -> Any:
+    """The served queries' frame with a ``feedback`` column from ``<served>/feedback`` (joined by query_id)."""
+    folder = Path(queries_dir).parent
+    if Path(queries_dir).name != QUERIES or not (folder / FEEDBACK).is_dir() or "query_id" not in frame:
+        return frame
+    grouped = feedback_by_query(read_feedback(folder).records)
+    if not grouped:
+        return frame
+    joined = [feedback_value(grouped[q]) if isinstance(q, str) and q in grouped else None for q in frame["query_id"]]
+    existing = frame["feedback"] if "feedback" in frame else [None] * len(frame)
+    out = frame.copy()
+    out["feedback"] = [j if j is not None else e for j, e in zip(joined, existing)]
+    return out.astype({"feedback": "object"})

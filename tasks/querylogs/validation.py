@@ -104,6 +104,10 @@ def validate_log(raw: pd.DataFrame, source: str, max_invalid_share: float = 0.05
               lambda r: "query is empty or whitespace only"),
         *_optional_checks(raw, facts),
     ]
+    if "_torn" in raw:  # first: its reason is the one that explains the row
+        facts["intact"] = raw["_torn"].map(lambda v: v is not True).to_numpy()
+        checks.insert(0, Check("ExpectColumnValuesToBeInSet", {"column": "intact", "value_set": [True]},
+                               lambda r: "incomplete last line (a writer was killed mid-line): not a JSON object"))
     frame = pd.DataFrame({k: v for k, v in facts.items()})
     ids = [q if isinstance(q, str) and q else f"line {n}" for q, n in
            zip(raw.get("query_id", pd.Series([None] * len(raw))), raw["_line"])]

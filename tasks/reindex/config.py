@@ -12,6 +12,7 @@ from tasks.reindex.publication import PublicationGateConfig
 from tasks.indexing import IndexConfig
 from tasks.loaders import LoadLimits
 from tasks.notify import NotifyConfig
+from tasks.retrievers import RetrieverSpec
 from tasks.validation import DocumentRules
 
 
@@ -50,6 +51,7 @@ class ReindexConfig(BaseModel):
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     index: IndexConfig = Field(default_factory=IndexConfig)
+    retriever: RetrieverSpec = Field(default_factory=RetrieverSpec)  # what the index serves (manifest)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
     gate: PublicationGateConfig = Field(default_factory=PublicationGateConfig)  # candidate vs current on the golden set

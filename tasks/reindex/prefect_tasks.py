@@ -20,6 +20,7 @@ def open_run(config: ReindexConfig, settings: Settings) -> steps.ReindexRun:
     run_id = tracker.start_run("reindex", tags={"nightshift.source": config.source})
     tracker.log_params(run_id, {"source": config.source, "chunking": config.chunking.model_dump(),
                                 "embedder": config.embedder.model_dump(), "index": config.index.model_dump(),
+                                "retriever": config.retriever.model_dump(mode="json"),
                                 "validation": config.validation.model_dump()})
     return steps.ReindexRun(config, settings, tracker, run_id)
 

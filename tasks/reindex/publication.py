@@ -1,6 +1,7 @@
 """The publication gate: before reindex switches ``current``, compare the candidate build with it.
 
-Both indexes answer the golden queries with the same retrieval mode; the per-query gate metric is
+Each index answers the golden queries with its own retriever spec (the one in its manifest: a candidate
+built with an adopted hybrid spec is compared, as served, with a dense ``current``); the per-query gate metric is
 compared with ``tasks.significance.decide`` (the nightly gate's test). Judgments are restricted to
 documents present in BOTH indexes (a document the new corpus deleted is neither a miss for the
 candidate nor a hit for current), and only queries with a relevant document left are compared.
@@ -52,7 +53,7 @@ class PublicationGateConfig(BaseModel):
     n_resamples: int = Field(10_000, ge=100)
     seed: int = 0
     min_queries: int = Field(20, ge=1)  # fewer comparable golden queries: the gate is skipped
-    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)  # only for an index built before retriever specs
     threads: int = Field(1, ge=1)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
 
@@ -95,16 +96,19 @@ def _load(index: Any, what: str):
 
 
 def _scores(loaded: Any, checked: Any, cfg: PublicationGateConfig, what: str) -> Any:
+    """Per-query gate metric of one index, queried through its own ``IndexRetriever`` (its manifest's spec)."""
     from tasks.measure import score_index
     from tasks.model_files import ModelNotFound
     from tasks.retrieval import FingerprintMismatch, embedder_for
+    from tasks.retriever import IndexRetriever
+    from tasks.retrievers import spec_of
 
     try:
         embedder = embedder_for(loaded)
     except (FingerprintMismatch, ModelNotFound) as exc:
         raise _Skip(f"{what} index {loaded.folder.name} cannot be queried: {exc}") from None
-    return score_index(loaded, embedder, checked.queries, checked.qrels, cfg.retrieval, [cfg.metric],
-                       cfg.threads).per_query[cfg.metric]
+    retriever = IndexRetriever(loaded, embedder, spec_of(loaded.manifest, cfg.retrieval), threads=cfg.threads)
+    return score_index(retriever, checked.queries, checked.qrels, [cfg.metric]).per_query[cfg.metric]
 
 
 def _golden(folder: Path, cfg: PublicationGateConfig) -> Any:

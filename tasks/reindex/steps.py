@@ -81,11 +81,12 @@ def load_and_validate(run: ReindexRun) -> LoadedCorpus:
 
 
 def corpus_fingerprint(run: ReindexRun, docs: list[Document]) -> str:
-    """What the index depends on: every (id, content hash), the chunking, the embedder and the index config."""
+    """What the index depends on: every (id, content hash), the chunking, the embedder, the index config and the
+    retriever spec (an adopted spec is a new index, never ``unchanged``)."""
     parts = sorted(f"{d.id}\t{d.content_hash}" for d in docs)
     cfg = run.config
     return sha256_text("\n".join(parts), cfg.chunking.fingerprint(), run.embedder.fingerprint,
-                       cfg.index.model_dump_json())
+                       cfg.index.model_dump_json(), cfg.retriever.model_dump_json())
 
 
 def current_manifest(run: ReindexRun) -> IndexManifest | None:
@@ -210,11 +211,14 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
     run.counts.update(ann_recall_at_10=check.recall_at_10)
     if not check.ok:
         return Build(False, None, None, check.reason)
+    with run.stage("build_bm25"):
+        bm25 = build_bm25(run.config.retriever, chunks)
     manifest = IndexManifest(
         embedder=run.embedder.describe(), embedder_config=run.config.embedder.model_dump(),
         embedder_fingerprint=run.embedder.fingerprint,
         dim=run.embedder.dim, index_spec=spec.describe(), index_kind=spec.kind, index_params=spec.params,
         chunking=run.config.chunking.model_dump(), corpus_fingerprint=corpus.fingerprint,
+        retriever=run.config.retriever.model_dump(mode="json"),
         snapshot_version=snapshot_version, source=run.config.source,
         loading={"include": run.config.include, "exclude": run.config.exclude,
                  "limits": run.config.limits.model_dump(), "documents": run.config.validation.documents.model_dump()},
@@ -223,11 +227,23 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
     crash_point("before_index_write")
     with run.stage("write_index"):
         staging = run.store.staging_dir(run.build_id)
-        manifest = write_index_artifact(staging, index, chunks, manifest)
+        manifest = write_index_artifact(staging, index, chunks, manifest, bm25=bm25)
         crash_point("after_index_write")
         folder = run.store.promote(staging, run.build_id)
     run.counts["index_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
     return Build(True, folder, manifest)
+
+
+def build_bm25(spec: Any, chunks: list[Chunk]) -> Any:
+    """The BM25 index over the chunk texts when the spec's mode uses one (saved in the artifact), else None."""
+    from tasks.lexical import Bm25Index
+    from tasks.retriever import NEEDS_BM25
+
+    if spec.mode not in NEEDS_BM25:
+        return None
+    b = spec.bm25
+    return Bm25Index.build([c.id for c in chunks], [c.text for c in chunks], k1=b.k1, b=b.b,
+                           stemmer=b.stemmer, stopwords=b.stopwords)
 
 
 def publication_gate(run: ReindexRun, build: Build) -> Any:

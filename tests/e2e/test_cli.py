@@ -43,7 +43,9 @@ def test_reindex_search_list_restore_contract(workspace, tmp_path):
     title = scifact_records(60)[10]["title"]
     proc = cli(workspace, "search", title, "--k", "3", "--json")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    hits = last_json(proc.stdout)
+    record = last_json(proc.stdout)
+    hits = record["hits"]
+    assert record["index_version"] == result["index_version"] and record["retriever"] == "dense"
     assert len(hits) == 3 and hits[0]["doc_id"] == scifact_records(60)[10]["_id"]
     assert set(hits[0]) >= {"doc_id", "chunk_id", "score", "text", "metadata"}
 

@@ -12,7 +12,8 @@ from flows.reindex import reindex
 from tasks.config.loader import load_config
 from tasks.reindex.config import ReindexConfig
 from tasks.publishing import IndexStore, ReindexBusy, ReindexLock
-from tasks.retrieval import dense_search, embedder_for, open_index
+from tasks.retrieval import embedder_for, open_index
+from tasks.retriever import dense_search
 from tests.conftest import scifact_records, write_records
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

@@ -87,7 +87,8 @@ def test_reindex_rebuilds_a_corrupted_current(ws, published):
 
 def test_manifest_that_does_not_match_is_refused(ws):
     from tasks.index_artifact import IndexCorrupted
-    from tasks.retrieval import FingerprintMismatch, dense_search, embedder_for, open_index
+    from tasks.retrieval import FingerprintMismatch, embedder_for, open_index
+    from tasks.retriever import dense_search
 
     manifest_file = current_file(ws, "manifest.json")
     original = json.loads(manifest_file.read_text())
@@ -132,7 +133,8 @@ def test_unreachable_dvc_remote_refuses_publication_and_keeps_current(ws, publis
 
     from flows.reindex import reindex
     from tasks.publishing import IndexStore
-    from tasks.retrieval import dense_search, embedder_for, open_index
+    from tasks.retrieval import embedder_for, open_index
+    from tasks.retriever import dense_search
     from tests.server.processes import free_port
 
     before = IndexStore(ws.index_dir).current_version()

@@ -14,7 +14,8 @@ import pytest
 
 from tasks.faults import POINTS
 from tasks.publishing import IndexStore
-from tasks.retrieval import dense_search, embedder_for, open_index
+from tasks.retrieval import embedder_for, open_index
+from tasks.retriever import dense_search
 from tests.conftest import scifact_records, write_records
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_harness")]

@@ -11,7 +11,8 @@ import pytest
 from tasks.benchmark.config import Budget, Prices
 from tasks.benchmark.cost import costs
 from tasks.benchmark.report import comparison_table, pareto_flags, recommend, to_markdown
-from tasks.benchmark.results import CandidateResult, ResultStore, read_trec, write_trec
+from tasks.benchmark.results import CandidateResult, ResultStore
+from tasks.trec import read_trec, write_trec
 
 METRICS = ["ndcg@10", "recall@100"]
 

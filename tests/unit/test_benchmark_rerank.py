@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tasks.benchmark.config import RerankerConfig
-from tasks.benchmark.rerank import CrossEncoder, RerankingRetriever, reranker_fingerprint
+from tasks.rerank import CrossEncoder, RerankingRetriever, reranker_fingerprint
 
 WORDS = ("the of and in to is cell cells protein gene cancer patients study risk vitamin bone "
          "fracture deficiency cholesterol statins trial mice").split()

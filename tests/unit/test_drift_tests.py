@@ -39,7 +39,7 @@ def max_false_alarms(reps: int, alpha: float) -> int:
 
 
 def test_registry_lists_every_test_and_rejects_unknown_or_duplicate_names() -> None:
-    assert set(available_tests()) == {*EMBEDDING_TESTS, *SCALAR_TESTS, "chi2"}
+    assert set(available_tests()) == {*EMBEDDING_TESTS, *SCALAR_TESTS, "chi2", "proportion"}
     assert get_test("mmd", alpha=0.01).alpha == 0.01
     with pytest.raises(KeyError, match="unknown drift test"):
         get_test("nope")

@@ -61,7 +61,8 @@ def test_unavailable_constant_and_small_inputs_are_skipped_with_their_reason() -
     assert skipped == {"language": "language is script:latin for every query of both windows: nothing can differ",
                        "confidence": "no index has been published yet",
                        "coverage_gap": "no index has been published yet", "golden_staleness": "no golden set",
-                       "corpus_drift": "no new documents to compare with the index"}
+                       "corpus_drift": "no new documents to compare with the index",
+                       "feedback": "no feedback in the query log"}
     assert [label for label, *_ in plan] == ["mmd", "classifier", "pca_ks", "query_length", "oov_rate", "novelty"]
     assert all(test.alpha == cfg.alpha for _, test, *_ in plan)
     small = run_family(cfg, WindowFeatures(ref.texts[:10], ref.vectors[:10], {}), cur, shared)

@@ -10,7 +10,7 @@ Modules: ``base`` (result, validation, registry), one module per test family (``
 ``combine`` (Holm-Bonferroni decision) and ``explain`` (what moved, for the report).
 """
 
-from tasks.drift.stattests import categorical, classifier, confidence, mmd, pca_ks, psi, staleness
+from tasks.drift.stattests import categorical, classifier, confidence, mmd, pca_ks, proportion, psi, staleness
 from tasks.drift.stattests.base import (
     DriftResult,
     DriftTest,
@@ -26,5 +26,5 @@ from tasks.neighbors import nearest_neighbor_distance
 __all__ = [
     "DriftDecision", "DriftResult", "DriftTest", "NotEnoughData", "available_tests", "combine",
     "get_test", "holm_adjust", "nearest_neighbor_distance", "register", "run_tests",
-    "categorical", "classifier", "confidence", "mmd", "pca_ks", "psi", "staleness",
+    "categorical", "classifier", "confidence", "mmd", "pca_ks", "proportion", "psi", "staleness",
 ]

@@ -1,4 +1,4 @@
-"""Optional rerank stage: any Hugging Face cross-encoder (``AutoModelForSequenceClassification``).
+"""The optional rerank stage (benchmark candidates and the retriever spec of an index): any Hugging Face cross-encoder (``AutoModelForSequenceClassification``).
 
 The first stage's top ``top_k`` documents per query are re-scored on ``(query, title + " " + text)``
 pairs; the documents below ``top_k`` keep their first-stage order underneath. A one-logit model's
@@ -14,14 +14,26 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, PositiveInt
 
-from tasks.benchmark.config import RerankerConfig
 from tasks.documents import sha256_text
 from tasks.model_files import resolve_model_path, sha256_file
 
 Run = dict[str, dict[str, float]]
 _WEIGHTS = ("model.safetensors", "pytorch_model.bin")
 _TOKENIZER = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "config.json")
+
+
+class RerankerConfig(BaseModel):
+    """A cross-encoder (any ``AutoModelForSequenceClassification``) re-scoring the top documents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str  # a local folder or an HF id already in the local cache
+    top_k: PositiveInt = 100  # documents re-scored per query; the rest keep their order below
+    batch_size: PositiveInt = 32
+    max_length: PositiveInt = 512  # query + document tokens (the document is truncated)
+    num_threads: int | None = None
 
 
 def reranker_fingerprint(cfg: RerankerConfig) -> str:
@@ -45,7 +57,7 @@ class CrossEncoder:
         """Relevance of each text to the query (higher is better)."""
         import torch
 
-        from tasks.benchmark.systems import pin_threads
+        from tasks.threads import pin_threads
 
         pin_threads(self.threads)
         out = []
