@@ -20,6 +20,8 @@ import os
 import time
 from typing import Any
 
+from fastapi import Request  # module level: FastAPI resolves the (string) annotations here
+
 from tasks.serving.config import ApiConfig
 
 TOKEN_ENV = "NIGHTSHIFT_API_TOKEN"
@@ -35,7 +37,7 @@ class BadRequest(Exception):
 
 def create_app(settings: Any, config: ApiConfig | None = None, retriever: Any = None):
     """The app over ``settings``' workspace (``retriever``: an existing ``live.Retriever`` to serve)."""
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import JSONResponse, Response
     from starlette.concurrency import run_in_threadpool
 
