@@ -44,6 +44,17 @@ class Candidate:
     def uses_dense(self) -> bool:
         return self.retrieval.mode in ("dense", "hybrid")
 
+    def reindex_spec(self) -> dict[str, Any]:
+        """This candidate as the sections of configs/reindex.yaml that build and serve it (``nightshift adopt``)."""
+        retriever = {**self.retrieval.model_dump(mode="json"), "per_document": True,
+                     "rerank": self.reranker.model_dump(mode="json") if self.reranker else None}
+        return {"candidate": self.name, "fingerprint": self.fingerprint,
+                "names": {"embedder": self.embedder_name, "chunker": self.chunker_name, "index": self.index_name,
+                          "retrieval": self.retrieval_name, "reranker": self.reranker_name},
+                "retriever": retriever, "embedder": self.embedder.model_dump(mode="json", exclude_defaults=True),
+                "chunking": self.chunking.model_dump(mode="json"),
+                "index": self.index.model_dump(mode="json", exclude_defaults=True) if self.index else None}
+
     def params(self) -> dict[str, Any]:
         """What MLflow logs as the child run's params."""
         out: dict[str, Any] = {"candidate": self.name, "fingerprint": self.fingerprint,

@@ -40,7 +40,8 @@ def finish_run(run: steps.BenchmarkRun) -> dict[str, Any]:
     from tasks.benchmark.summary import json_results, write_report
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    report = write_report(run.records, run.config, run.settings.reports_dir / "benchmark" / f"{stamp}-{run.run_id[:8]}")
+    report = write_report(run.records, run.config, run.settings.reports_dir / "benchmark" / f"{stamp}-{run.run_id[:8]}",
+                          getattr(run, "candidates", {}))
     rec = report.recommendation
     t = run.tracker
     for path in report.files:
@@ -54,6 +55,7 @@ def finish_run(run: steps.BenchmarkRun) -> dict[str, Any]:
     t.end_run(run.run_id, "FAILED" if failed_all else "FINISHED")
     return {"run_id": run.run_id, "results": json_results(run.records, run.config.measure.metrics),
             "recommended": rec.candidate, "reason": rec.reason, "report_dir": str(report.folder),
+            "recommended_spec": rec.spec,
             **run.counts, "seconds": round(seconds, 3)}
 
 

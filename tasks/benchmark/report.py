@@ -84,6 +84,7 @@ class Recommendation:
     score: float | None
     reason: str
     excluded: dict[str, str] = field(default_factory=dict)
+    spec: dict[str, Any] | None = None  # the pick as reindex config sections (retriever, embedder, chunking, index)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

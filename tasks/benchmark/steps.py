@@ -78,6 +78,7 @@ def plan_candidates(run: BenchmarkRun) -> list[Candidate]:
 
     candidates = expand_grid(run.config, lambda n: embedder(n).fingerprint, tokenization, reranker_fingerprint)
     run.tracker.log_params(run.run_id, {"candidates": [c.name for c in candidates]})
+    run.candidates = {c.name: c for c in candidates}
     return candidates
 
 

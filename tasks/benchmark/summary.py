@@ -26,11 +26,17 @@ class Report:
     recommendation: Recommendation
 
 
-def write_report(records: Sequence[dict[str, Any]], config: BenchmarkConfig, folder: Path) -> Report:
+def write_report(records: Sequence[dict[str, Any]], config: BenchmarkConfig, folder: Path,
+                 candidates: dict[str, Any] | None = None) -> Report:
+    """The report files; ``candidates`` (name -> Candidate) lets the recommendation name its reindex spec."""
+    import dataclasses
+
     metrics = config.measure.metrics
     folder.mkdir(parents=True, exist_ok=True)
     table = comparison_table(records, metrics, config.budget.metric)  # the front the Pareto plot draws
     rec = recommend(table, config.budget)
+    if rec.candidate and candidates and rec.candidate in candidates:
+        rec = dataclasses.replace(rec, spec=candidates[rec.candidate].reindex_spec())
     columns = [*TABLE_COLUMNS[:3], *metrics, *TABLE_COLUMNS[3:]]
     files = [folder / "comparison.csv", folder / "comparison.md", folder / "by_dataset.md",
              folder / "recommendation.json"]

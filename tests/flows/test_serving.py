@@ -265,7 +265,9 @@ def test_hot_swap_under_load(seed, tmp_path):
     threads = [threading.Thread(target=client) for _ in range(4)]
     for t in threads:
         t.start()
-    new = reindex(rcfg(seed.source, *BASE, "retriever.mode=hybrid", "gate.enabled=false"), ws)["index_version"]
+    published = reindex(rcfg(seed.source, *BASE, "retriever.mode=hybrid", "gate.enabled=false"), ws)
+    assert published["status"] == "published"  # a new retriever spec is a new index, never "unchanged"
+    new = published["index_version"]
     retriever.refresh(wait=True)
     after = len(seen)
     while len(seen) < after + 20 and not errors:
