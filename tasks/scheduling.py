@@ -99,6 +99,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): SIGTERM when the parent dies, so a ``kill -9`` of serve never orphans the server."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def start_local_server(home: Path, port: int | None = None, timeout: float = 120.0) -> tuple[subprocess.Popen, str]:
     """``prefect server start`` bound to 127.0.0.1 with its own PREFECT_HOME; returns (process, API URL)."""
     port = port or free_port()
@@ -110,7 +118,7 @@ def start_local_server(home: Path, port: int | None = None, timeout: float = 120
     with open(home / "server.log", "ab") as log:  # the child keeps its own descriptor
         proc = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                  "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,7 @@ def serve(
         server, url = run_guarded(lambda: start_local_server(s.workspace / ".prefect"))
         os.environ["PREFECT_API_URL"] = url
         typer.echo(f"started a local Prefect server: UI http://{url.split('/')[2]} (API {url})")
+    signal.signal(signal.SIGTERM, _interrupt)  # a SIGTERM (systemd, kill, a supervisor) stops the local server too
     try:
         from prefect import serve as prefect_serve
 
@@ -69,3 +71,7 @@ def profile_api_url() -> str:
                          env={k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"})
     lines = [line for line in out.stdout.splitlines() if line.startswith("PREFECT_API_URL=")]
     return lines[-1].split("=", 1)[1].strip() if out.returncode == 0 and lines else ""
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import secrets
 import subprocess
 import sys
@@ -163,6 +164,8 @@ def test_the_local_dask_cluster_binds_loopback():
 
 
 def test_nightshift_serve_local_prefect_server_binds_loopback(tmp_path):
+    import psutil
+
     from tests.server.processes import start, stop
 
     (tmp_path / "ws").mkdir()
@@ -178,9 +181,14 @@ def test_nightshift_serve_local_prefect_server_binds_loopback(tmp_path):
             time.sleep(1)
         assert "started a local Prefect server" in log.read_text(), log.read_text()[-3000:]
         addresses = listening_addresses(proc.pid)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)  # serve gets no chance to clean up: its server must still go
+        proc.wait(timeout=30)
     finally:
         stop(proc)
     assert addresses and {ip for ip, _ in addresses} == {"127.0.0.1"}, addresses
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"`nightshift serve` left processes behind after kill -9: {[p.cmdline() for p in alive]}"
 
 
 # -- (b) no pickle ----------------------------------------------------------------------------------
