@@ -6,7 +6,8 @@ connections, one per client), the 300 SciFact test queries:
 1. in-process ``Retriever.search`` (the Python API) at concurrency 1: p50/p95/p99 — the peer;
 2. the service (uvicorn, 1 worker, query cache off) at concurrency 1 and 8, dense: p50/p95/p99, QPS;
    ratio service p95 / in-process p95 (target <= 1.3); dense p95 at concurrency 1 (target <= 15 ms);
-3. with 2 workers at concurrency 8: QPS / (single-request QPS x cores) (target >= 0.8);
+3. with 2 workers (1 thread each) at concurrency 8: QPS / (single-request QPS on 1 thread x cores)
+   (target >= 0.8);
 4. warm cache: the same query repeated (target p95 <= 3 ms);
 5. hot swap: 8 clients query for the whole of a reindex that publishes a hybrid index: failed
    requests (target 0), versions seen (old/new only), and only the new one after the switch;
@@ -144,7 +145,11 @@ def measure_mode(ws: Path, tmp: Path, queries: list[str], n: int) -> dict:
         load(port, queries, 1, 10)  # warm-up
         out["service_c1"] = load(port, queries, 1, n)
         out["service_c8"] = load(port, queries, 8, n)
-    port, ctx = serve(ws, tmp, "cache_size=0", workers=2)
+    port, ctx = serve(ws, tmp, "cache_size=0", "threads=1")
+    with ctx:  # one request on one core: the per-core baseline of the throughput target
+        load(port, queries, 1, 10)
+        out["service_c1_1thread"] = load(port, queries, 1, n)
+    port, ctx = serve(ws, tmp, "cache_size=0", workers=2)  # 1 thread per worker (cores // workers)
     with ctx:
         load(port, queries, 8, 16)
         out["service_c8_2workers"] = load(port, queries, 8, n)
@@ -155,7 +160,8 @@ def measure_mode(ws: Path, tmp: Path, queries: list[str], n: int) -> dict:
         row.pop("versions", None)
     c1 = out["service_c1"]
     out["ratio_service_p95_to_in_process_p95"] = c1["p95_ms"] / out["in_process_c1"]["p95_ms"]
-    out["c8_qps_over_c1_qps_x_cores"] = out["service_c8_2workers"]["qps"] / (c1["qps"] * (os.cpu_count() or 1))
+    out["c8_qps_over_c1_qps_x_cores"] = out["service_c8_2workers"]["qps"] / (
+        out["service_c1_1thread"]["qps"] * (os.cpu_count() or 1))
     return out
 
 
@@ -183,7 +189,9 @@ def hot_swap(ws: Path, tmp: Path, queries: list[str]) -> dict:
             "new_version": published["index_version"], "versions_seen": sorted(seen),
             "only_old_or_new": seen <= {old, published["index_version"]},
             "only_new_after_switch": bool(after) and set(after) == {published["index_version"]},
-            "reindex_s": published["seconds"], "seconds_to_serve_new": (served_at - switch) if served_at else None,
+            "reindex_s": published["seconds"],
+            # the reindex publishes, then logs to MLflow and exits: the new version is usually answered before that
+            "new_served_s_before_reindex_returned": (switch - served_at) if served_at else None,
             "p95_ms_during_swap": result["p95_ms"]}
 
 
@@ -220,16 +228,15 @@ def main() -> None:
     for mode in ("dense", "hybrid"):
         r = results[mode]
         print(f"\n{mode}: in-process p50/p95/p99 {fmt(r['in_process_c1'])}")
-        for key in ("service_c1", "service_c8", "service_c8_2workers", "warm_cache_c1"):
+        for key in ("service_c1", "service_c8", "service_c1_1thread", "service_c8_2workers", "warm_cache_c1"):
             print(f"  {key:<22} p50/p95/p99 {fmt(r[key])}  QPS {r[key]['qps']:.1f}  failures {r[key]['failures']}")
         print(f"  service p95 / in-process p95 = {r['ratio_service_p95_to_in_process_p95']:.2f} (target <= 1.3); "
-              f"c8 (2 workers) QPS / (c1 QPS x {os.cpu_count()} cores) = {r['c8_qps_over_c1_qps_x_cores']:.2f} "
+              f"c8 (2 workers x 1 thread) QPS / (c1 1-thread QPS x {os.cpu_count()} cores) = {r['c8_qps_over_c1_qps_x_cores']:.2f} "
               "(target >= 0.8)")
     h = results["hot_swap"]
     print(f"\nhot swap: {h['requests']} requests, {h['failures']} failed, versions {h['versions_seen']}, "
           f"only old/new {h['only_old_or_new']}, only new after the switch {h['only_new_after_switch']}, "
-          f"new version served {h['seconds_to_serve_new'] if h['seconds_to_serve_new'] is None else round(h['seconds_to_serve_new'], 2)} s "
-          "after the publish returned")
+          f"new version answered {h['new_served_s_before_reindex_returned']} s before the reindex command returned")
     if args.json:
         print(json.dumps(results))
 

@@ -113,6 +113,8 @@ class IndexRetriever:
         self.chunk_ids = frame["id"].astype(str).tolist()
         self.doc_ids = frame["doc_id"].astype(str).tolist()
         self.row_of = {c: i for i, c in enumerate(self.chunk_ids)}
+        self.texts = frame["text"].astype(str).tolist()  # hits are built from these lists, not pandas lookups
+        self.raw_metadata = frame["metadata"].tolist()
         self.metadata = MetadataTable(frame["metadata"].tolist())
         self._bm25 = self._reranker = None
         self._lock = threading.Lock()  # HF fast tokenizers must not be used from two threads at once
@@ -277,7 +279,7 @@ class IndexRetriever:
     def _rerank(self, query: str, ids: list[str], scores: list[float], rows: list[int]):
         """Re-score the top ``rerank.top_k``; the rest keep their order below (as the benchmark's stage)."""
         top = self.spec.rerank.top_k
-        texts = [str(self.loaded.chunks["text"].iat[r]) for r in rows[:top]]
+        texts = [self.texts[r] for r in rows[:top]]
         with self._lock:
             new = dict(zip(ids[:top], self.reranker.score(query, texts).tolist()))
         head = rank_documents(new)
@@ -290,13 +292,9 @@ class IndexRetriever:
     def _hits(self, ranked: Ranked) -> list[Hit]:
         import json
 
-        frame = self.loaded.chunks
-        hits = []
-        for item, score, row in zip(ranked.ids, ranked.scores, ranked.rows):
-            meta = frame["metadata"].iat[row]
-            hits.append(Hit(doc_id=self.doc_ids[row], chunk_id=self.chunk_ids[row], score=score,
-                            text=str(frame["text"].iat[row]), metadata=json.loads(meta) if isinstance(meta, str) else meta))
-        return hits
+        return [Hit(doc_id=self.doc_ids[row], chunk_id=self.chunk_ids[row], score=score, text=self.texts[row],
+                    metadata=json.loads(meta) if isinstance(meta := self.raw_metadata[row], str) else dict(meta or {}))
+                for score, row in zip(ranked.scores, ranked.rows)]
 
 
 def dense_search(loaded: Any, embedder: Any, queries: Sequence[str], k: int = 10, threads: int = 1,

@@ -48,7 +48,7 @@ def create_app(settings: Any, config: ApiConfig | None = None, retriever: Any = 
 
     config = config or ApiConfig()
     if retriever is None:
-        retriever = Retriever(settings.workspace, threads=config.threads, cache_size=config.cache_size,
+        retriever = Retriever(settings.workspace, threads=config.threads_per_worker(), cache_size=config.cache_size,
                               refresh_seconds=config.refresh_seconds, querylog=_querylog(settings, config))
     token = os.environ.get(TOKEN_ENV) or None
     limiter = RateLimiter(config.rate_limit.requests_per_second, config.rate_limit.burst) \

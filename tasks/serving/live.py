@@ -51,12 +51,16 @@ def _version_of(folder: Path) -> str:
 class Retriever:
     """Search a workspace's published index (or one build folder) through its ``IndexRetriever``."""
 
-    def __init__(self, path: str | Path = ".", *, threads: int = 1, cache_size: int = 4096,
+    def __init__(self, path: str | Path = ".", *, threads: int | None = None, cache_size: int = 4096,
                  refresh_seconds: float = 1.0, querylog: Any = None) -> None:
         root = Path(path).expanduser().resolve()
         self._fixed = root if (root / "manifest.json").is_file() else None
         self.index_root = None if self._fixed else (root / "data" / "indexes" if (root / "data").is_dir() else root)
-        self.threads, self.refresh_seconds, self.querylog = threads, refresh_seconds, querylog
+        import os
+
+        # one OpenMP thread count for the embedder (torch/ORT) and FAISS: they share one runtime
+        self.threads = threads or os.cpu_count() or 1
+        self.refresh_seconds, self.querylog = refresh_seconds, querylog
         self.cache = EmbeddingCache(cache_size)
         self._active: Any = None  # the IndexRetriever being served
         self._loading: threading.Thread | None = None
@@ -76,8 +80,11 @@ class Retriever:
             return
         from tasks.retriever import IndexRetriever
 
+        from tasks.threads import pin_threads
+
         try:
             retriever = IndexRetriever.open(folder, version=_version_of(folder), threads=self.threads)
+            pin_threads(self.threads)  # loading the embedder set its own count
         except Exception as exc:  # noqa: BLE001 - a bad version is never served; the old one stays
             self.last_error = f"index {folder.name} was not loaded: {type(exc).__name__}: {exc}"
             logger.error(self.last_error)

@@ -77,7 +77,8 @@ def test_normal_week_is_no_drift_with_every_test_logged(drift_seed) -> None:
     names = {t["name"] for t in r["tests"]}
     assert names == {"mmd", "classifier", "pca_ks", "query_length", "oov_rate", "confidence", "coverage_gap",
                      "novelty", "golden_staleness"}
-    assert set(r["skipped"]) == {"language", "corpus_drift"} and "no new documents" in r["skipped"]["corpus_drift"]
+    assert set(r["skipped"]) == {"language", "corpus_drift", "feedback"}
+    assert "no new documents" in r["skipped"]["corpus_drift"] and "no feedback" in r["skipped"]["feedback"]
     flag = drift_seed.settings.resolve(dcfg().actions.golden_refresh.flag_file)  # where a refresh request would go
     assert r["actions"]["golden_refresh"] == {"requested": False} and not flag.exists()
     run, paths = mlflow_run(drift_seed.settings, r["run_id"])

@@ -98,7 +98,9 @@ def test_config_rejects_a_gate_metric_that_is_not_scored_and_a_too_shallow_depth
     with pytest.raises(ValueError, match="gate.metric 'map@10' must be one of metrics"):
         EvaluateConfig(metrics=["ndcg@10"], gate={"metric": "map@10"})
     with pytest.raises(ValueError, match="retrieval.depth 100 is below the deepest metric cutoff 1000"):
-        EvaluateConfig(metrics=["ndcg@10", "recall@1000"])
+        EvaluateConfig(metrics=["ndcg@10", "recall@1000"], retrieval={"depth": 100})
+    # without a retrieval variant the index's own spec is used, its depth raised to the deepest cutoff
+    assert EvaluateConfig(metrics=["ndcg@10", "recall@1000"]).deepest_cutoff == 1000
     assert EvaluateConfig(gate={"metric": "NDCG@10"}).gate.metric == "ndcg@10"
 
 
