@@ -34,8 +34,8 @@ class ApiConfig(BaseModel):
     max_query_chars: int = Field(4_096, ge=1)
     cache_size: int = Field(4096, ge=0)  # query embeddings kept (LRU)
     refresh_seconds: float = Field(1.0, gt=0)  # how often a request checks for a newly published index
-    threads: int | None = Field(None, ge=1)  # CPU threads per worker for query embedding AND FAISS (one OpenMP
-    # count for both: alternating counts costs ~20x); null: cores // workers
+    threads: int | None = Field(1, ge=1)  # CPU threads per worker for query embedding AND FAISS (one OpenMP
+    # count for both: alternating counts costs ~20x); null: cores // workers. 1 + workers = cores is fastest
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
     querylog: QueryLogSettings = Field(default_factory=QueryLogSettings)
 

@@ -56,10 +56,11 @@ class Retriever:
         root = Path(path).expanduser().resolve()
         self._fixed = root if (root / "manifest.json").is_file() else None
         self.index_root = None if self._fixed else (root / "data" / "indexes" if (root / "data").is_dir() else root)
-        import os
-
-        # one OpenMP thread count for the embedder (torch/ORT) and FAISS: they share one runtime
-        self.threads = threads or os.cpu_count() or 1
+        # one OpenMP thread count for the embedder (torch/ORT) and FAISS: they share one runtime. Default 1:
+        # a single query gains nothing from a second thread and waits at every OpenMP barrier for a core
+        # another process holds (2 cores, one busy: embedding p50 12 ms on 1 thread, 140-380 ms on 2).
+        # Scale with processes (nightshift api --workers = cores); pass threads=N for large batches.
+        self.threads = threads or 1
         self.refresh_seconds, self.querylog = refresh_seconds, querylog
         self.cache = EmbeddingCache(cache_size)
         self._active: Any = None  # the IndexRetriever being served
