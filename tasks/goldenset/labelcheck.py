@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from tasks.goldenset.labelfile import GRADES, LabelFileError, RawLabels, refusal
+from tasks.goldenset.labelfile import GRADES, LabelFileError, RawLabels, headline, refusal
 from tasks.validation.suite import Check, run_checks
 
 HASH = re.compile(r"^(doc|chunks):[0-9a-f]{64}$")
@@ -103,7 +103,7 @@ def check_labels(raw: RawLabels, doc_ids: set[str]) -> CheckedLabels:
                                         started=started)
     if failed:
         problems = [f"{q.source}: {EXPECTATION.sub('', q.reason)}" for q in failed]
-        raise LabelFileError(refusal(raw.path, problems), problems)
+        raise LabelFileError(refusal(raw.path, problems), problems, headline(raw.path, problems))
     judged = [i for i in valid if frame["relevance"].iat[i] is not None]
     if not judged:
         raise LabelFileError(f"{raw.path}: no row has a relevance (0, 1 or 2): nothing to import; "

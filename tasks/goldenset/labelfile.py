@@ -42,9 +42,10 @@ GRADES = (0, 1, 2)
 class LabelFileError(ValueError):
     """The labelling file is refused; the message names every problem with its line (also in ``problems``)."""
 
-    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+    def __init__(self, message: str, problems: list[str] | None = None, headline: str = "") -> None:
         super().__init__(message)
-        self.problems = problems or [message]
+        self.problems = [message] if problems is None else problems
+        self.headline = headline or message
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def read_label_file(path: Path | str) -> RawLabels:
             continue
         rows.append({**dict(zip(header, (f.strip() for f in fields))), "_line": line})
     if problems:
-        raise LabelFileError(refusal(path, problems), problems)
+        raise LabelFileError(refusal(path, problems), problems, headline(path, problems))
     if not rows:
         raise LabelFileError(f"{path}: no data rows below the header")
     return RawLabels(rows, header, path, sha256_file(path))
@@ -142,6 +143,10 @@ def _check_header(path: Path, header: list[str]) -> None:
             ("; " if missing else "") + f"duplicated column(s) {', '.join(duplicated)}" if duplicated else "")
         raise LabelFileError(f"{path}: line 1: {what}; the header has: {', '.join(header) or '(nothing)'}. "
                              f"Required: {', '.join(REQUIRED)}")
+
+
+def headline(path: Path, problems: list[str]) -> str:
+    return f"{path}: refused, {len(problems)} problem(s); nothing was imported, the golden set is unchanged"
 
 
 def refusal(path: Path, problems: list[str], limit: int = 30) -> str:

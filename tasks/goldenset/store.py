@@ -70,7 +70,7 @@ def read_provenance(folder: Path) -> dict[tuple[str, str], dict[str, Any]] | Non
     return out
 
 
-def _read_current(folder: Path, split: str) -> tuple[dict[str, dict], dict[tuple[str, str], int]]:
+def read_current(folder: Path, split: str) -> tuple[dict[str, dict], dict[tuple[str, str], int]]:
     queries: dict[str, dict] = {}
     qrels: dict[tuple[str, str], int] = {}
     if (folder / "queries.jsonl").is_file():
@@ -100,7 +100,7 @@ def write_version(settings: Any, name: str, split: str, judgments: list[Any], re
     folder = golden_dir(settings, name)
     info = read_info(folder)
     version = int(info.get("version", 0)) + 1
-    queries, qrels = _read_current(folder, split)
+    queries, qrels = read_current(folder, split)
     provenance = read_provenance(folder) or {}
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     try:
