@@ -90,6 +90,18 @@ def test_golden_set_from_logs_to_evaluate_then_stale_after_an_edit(workspace, tm
     assert "line 3: relevance '7' is out of range" in refused.stderr and "line 5: duplicate" in refused.stderr
     assert "nothing was imported" in refused.stderr
     assert golden_files(folder) == before
+    text = Path(made["file"]).read_text(encoding="utf-8")
+    renamed = bad.with_name("renamed.csv")  # a spreadsheet user renamed the column to judge
+    renamed.write_text(text.replace(",relevance,", ",grade,", 1), encoding="utf-8")
+    wrong = cli(workspace, "golden", "label", str(renamed), "--name", "ops")
+    assert wrong.returncode == 1 and "line 1: missing required column(s) relevance" in wrong.stderr, wrong.stderr
+    lines = text.splitlines(keepends=True)
+    cut = bad.with_name("cut.csv")  # a copy that stopped half-way through its last row
+    cut.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2], encoding="utf-8")
+    truncated = cli(workspace, "golden", "label", str(cut), "--name", "ops")
+    assert truncated.returncode == 1 and f"line {len(lines)}: " in truncated.stderr, truncated.stderr
+    assert "truncated" in truncated.stderr and "nothing was imported" in truncated.stderr
+    assert golden_files(folder) == before
 
     # edit a document judged relevant: its qrels are stale in the next evaluate
     relevant = next(p for p in provenance if p["score"] > 0 and p["corpus-id"].endswith((".md", ".txt")))
