@@ -90,13 +90,7 @@ def sample_queries(run: GoldenRun, frame: pd.DataFrame) -> Sampled:
 
     cfg = run.config.sample
     unique = s.unique_queries(frame)
-    existing = golden_dir(run.settings, run.config.name) / "queries.jsonl"
-    if existing.is_file():  # init on an existing set adds queries it does not have yet
-        import json
-
-        known = {s.fold(json.loads(line)["text"]) for line in existing.read_text(encoding="utf-8").splitlines()
-                 if line.strip()}
-        unique = unique[[s.fold(q) not in known for q in unique["query"]]].reset_index(drop=True)
+    unique = drop_known(unique, known_queries(golden_dir(run.settings, run.config.name)))
     with run.stage("embed"), VectorCache(run.settings.cache_dir / "vectors.sqlite") as cache:
         vectors, _ = embed_queries(unique["query"].tolist(), run.embedder, cache)
     with run.stage("sample"):
@@ -111,32 +105,62 @@ def sample_queries(run: GoldenRun, frame: pd.DataFrame) -> Sampled:
     return Sampled(picked, pool_vectors[chosen], s.describe(labels, chosen))
 
 
-def pool_and_write(run: GoldenRun, loaded: Any, sampled: Sampled) -> dict[str, Any]:
-    """Pool dense/BM25/hybrid candidates at ``pool.depth`` and write the labelling file + sidecar."""
+def known_queries(folder: Path) -> set[str]:
+    """The folded texts of the golden set's queries (``queries.jsonl``); empty if there is none yet."""
+    import json
+
+    path = folder / "queries.jsonl"
+    if not path.is_file():
+        return set()
+    from tasks.golden.sample import fold
+
+    return {fold(json.loads(line)["text"]) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
+def drop_known(unique: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """Init on an existing set adds only the queries it does not have yet."""
+    from tasks.golden.sample import fold
+
+    if not known:
+        return unique
+    return unique[[fold(q) not in known for q in unique["query"]]].reset_index(drop=True)
+
+
+def write_candidates(settings: Settings, name: str, kind: str, loaded: Any, embedder: Any, queries: pd.DataFrame,
+                     vectors: np.ndarray, pool: Any, threads: int, index_version: str,
+                     meta: dict[str, Any]) -> dict[str, Any]:
+    """Pool ``pool.retrievers`` at ``pool.depth`` for ``queries`` (query_id, query, log_query_id, stratum; vectors
+    aligned) and write ``data/labelling/<name>/<kind>-<stamp>.csv`` + sidecar (rows' ``source`` = ``kind``)."""
     from tasks.goldenset.content import index_documents
     from tasks.goldenset.labelfile import write_label_file
     from tasks.goldenset.pool import label_rows, pool_candidates, pool_retrievers
 
-    cfg = run.config.pool
-    q = sampled.queries
-    queries = dict(zip(q["query_id"], q["query"]))
-    with run.stage("pool"):
-        retrievers = pool_retrievers(loaded, run.embedder, cfg.retrievers, cfg.depth, run.config.threads,
-                                     run.index_version)
-        pooled = pool_candidates(retrievers, queries, cfg.depth, sampled.vectors)
-        docs = index_documents(loaded, run.settings)
-    extra = {qid: {"log_query_id": lid, "stratum": st} for qid, lid, st in zip(q["query_id"], q["log_query_id"],
-                                                                                 q["stratum"])}
-    rows = label_rows(queries, pooled, docs.hashes, docs.titles, "init", cfg.passage_chars, extra)
-    path = labelling_dir(run.settings, run.config.name) / f"init-{stamp()}.csv"
+    texts = dict(zip(queries["query_id"], queries["query"]))
+    retrievers = pool_retrievers(loaded, embedder, pool.retrievers, pool.depth, threads, index_version)
+    pooled = pool_candidates(retrievers, texts, pool.depth, vectors)
+    docs = index_documents(loaded, settings)
+    extra = {qid: {"log_query_id": lid, "stratum": st} for qid, lid, st in zip(queries["query_id"],
+                                                                                 queries["log_query_id"],
+                                                                                 queries["stratum"])}
+    rows = label_rows(texts, pooled, docs.hashes, docs.titles, kind, pool.passage_chars, extra)
+    path = labelling_dir(settings, name) / f"{kind}-{stamp()}.csv"
     per_query = [len(c) for c in pooled.values()]
-    meta = {"golden": run.config.name, "split": run.config.split, "kind": "init", "run_id": run.run_id,
-            "pool": {"depth": cfg.depth, "retrievers": cfg.retrievers}, "hash_source": docs.source,
-            **run.facts, "counts": dict(run.counts), "strata": sampled.strata,
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    meta = {"golden": name, "kind": kind, "pool": {"depth": pool.depth, "retrievers": list(pool.retrievers)},
+            "hash_source": docs.source, **meta, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_label_file(path, rows, meta)
-    run.counts.update(n_rows=len(rows), judgments_per_query=float(np.mean(per_query)) if per_query else 0.0)
-    return {"file": str(path), "meta": str(path) + ".json", **meta}
+    return {"file": str(path), "meta": str(path) + ".json", **meta, "n_rows": len(rows),
+            "judgments_per_query": float(np.mean(per_query)) if per_query else 0.0}
+
+
+def pool_and_write(run: GoldenRun, loaded: Any, sampled: Sampled) -> dict[str, Any]:
+    """Pool dense/BM25/hybrid candidates at ``pool.depth`` and write the labelling file + sidecar."""
+    with run.stage("pool"):
+        written = write_candidates(run.settings, run.config.name, "init", loaded, run.embedder, sampled.queries,
+                                   sampled.vectors, run.config.pool, run.config.threads, run.index_version,
+                                   {"split": run.config.split, "run_id": run.run_id, **run.facts,
+                                    "counts": dict(run.counts), "strata": sampled.strata})
+    run.counts.update(n_rows=written.pop("n_rows"), judgments_per_query=written.pop("judgments_per_query"))
+    return written
 
 
 def finish_run(run: GoldenRun, record: dict[str, Any]) -> dict[str, Any]:
