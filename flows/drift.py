@@ -33,7 +33,7 @@ def drift(config: DriftConfig | None = None, settings: Settings | None = None) -
         record = t.build_record(run, windows, outcome, explanation)
         files = t.report(run, windows, ref, cur, explanation, record)
         why = t.reindex_requested(run, record)
-        record["actions"] = {"golden_refresh": t.flag_golden_refresh(run, record),
+        record["actions"] = {"golden_refresh": t.flag_golden_refresh(run, record, cur, shared, explanation, index),
                              "reindex": t.trigger_reindex(run, why, reindex) if why else {"requested": False},
                              "notify": t.notify_run(run, record)}
         record = t.finish_run(run, record, windows, outcome, files)

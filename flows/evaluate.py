@@ -23,6 +23,7 @@ def evaluate(config: EvaluateConfig | None = None, settings: Settings | None = N
         checked = t.check_golden(run, golden, index)
         golden_version = t.version_golden(run, golden)
         evaluation = t.evaluate_index(run, index, golden, checked, golden_version)
+        t.queue_relabel(run, index, evaluation)
         champion = t.resolve_champion(run)
         outcome = t.gate(run, evaluation, champion)
         t.log_results(run, evaluation, outcome)

@@ -26,6 +26,10 @@ def print_evaluation(r: dict[str, Any]) -> None:
     if r.get("p_value") is not None:
         console.print(f"{r['gate_metric']}: CI [{r['ci_low']:+.4f}, {r['ci_high']:+.4f}], "
                       f"p={r['p_value']:.4g}, n={r['n_queries']}; champion {r['champion_run_id']}", soft_wrap=True)
+    version = r.get("golden_label_version") or (r.get("golden_hash") or "")[:12]
+    console.print(f"golden set {r.get('golden', '')} version {version} (DVC {str(r.get('golden_version', ''))[:12]})"
+                  + (f"; {r['n_stale']} stale qrels excluded, relabel queue: {r['relabel_queue']}"
+                     if r.get("n_stale") else ""), highlight=False, soft_wrap=True)
     for message in r.get("golden_messages", []):
         console.print(f"golden set: {message}", highlight=False, soft_wrap=True)
     console.print(f"report: {r['report']}\nreview queue ({r['n_review']} rows): {r['review_queue']}\n"
@@ -41,7 +45,8 @@ def _promote(run_id: str, settings: Optional[Path]) -> dict:
 
 def evaluate(
     config: Optional[Path] = ConfigOpt,
-    golden: Optional[Path] = typer.Option(None, "--golden", "-g", help="Golden set folder (queries.jsonl + qrels/)."),
+    golden: Optional[str] = typer.Option(None, "--golden", "-g",
+                                         help="Golden set: a NAME under data/golden/ or a folder (queries.jsonl + qrels/)."),
     index_version: Optional[str] = typer.Option(None, "--index", help="A local index version (default: current)."),
     set_: Optional[list[str]] = SetOpt,
     settings: Optional[Path] = SettingsOpt,
@@ -67,7 +72,8 @@ def evaluate(
         from tasks.evaluate.prefect_tasks import GateFailed
 
         quiet_tracebacks()
-        overrides = list(set_ or []) + ([f"golden.dir={golden.resolve()}"] if golden else []) + (
+        where = str(Path(golden).resolve()) if golden and Path(golden).is_dir() else golden  # else a NAME
+        overrides = list(set_ or []) + ([f"golden.dir={where}"] if golden else []) + (
             [f"index_version={index_version}"] if index_version else [])
         cfg = load_config(EvaluateConfig, default_config("evaluate", config), overrides)
         with json_stdout(as_json):

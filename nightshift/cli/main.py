@@ -7,13 +7,14 @@ points (``nightshift`` and ``python -m nightshift``), so the CLI has no import c
 
 from __future__ import annotations
 
-from nightshift.cli import adopt, api, backfill, benchmark, drift, evaluate, index, reindex, search, serve, tracking, ui
+from nightshift.cli import (adopt, api, backfill, benchmark, drift, evaluate, golden, index, reindex, search, serve,
+    tracking, ui)
 from nightshift.cli.app import app
 from nightshift.offline import apply_offline_defaults
 
 COMMANDS = (reindex.reindex, search.search, benchmark.benchmark, adopt.adopt, evaluate.evaluate, drift.drift,
             backfill.backfill, serve.serve, api.api, ui.ui)
-GROUPS = {"index": index.index_app, "tracking": tracking.tracking_app}
+GROUPS = {"index": index.index_app, "tracking": tracking.tracking_app, "golden": golden.golden_app}
 
 for command in COMMANDS:
     app.command()(command)

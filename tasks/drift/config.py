@@ -112,6 +112,10 @@ class GoldenRefreshAction(BaseModel):
     enabled: bool = True
     when: list[str] = Field(default_factory=lambda: ["golden_staleness", "novelty"])
     flag_file: str = "data/flags/golden_refresh.json"
+    labelling_file: bool = True  # also write a labelling file for the uncovered clusters (data/labelling/<golden>/)
+    golden: str | None = None  # the golden set it is for; null: the name of the golden folder drift compared with
+    n: int = Field(50, ge=1)  # uncovered queries sampled into it (stratified by cluster)
+    pool_depth: int = Field(10, ge=1)  # candidates taken from each of dense, BM25, hybrid per query
 
 
 class ActionsConfig(BaseModel):

@@ -45,8 +45,10 @@ def _triggered(when: list[str], record: dict[str, Any]) -> list[str]:
 
 
 @task(name="flag_golden_refresh", **_opts)
-def flag_golden_refresh(run: steps.DriftRun, record: dict[str, Any]) -> dict[str, Any]:
-    """Write the flag file (what moved, examples) and tag the run when a configured test drifted."""
+def flag_golden_refresh(run: steps.DriftRun, record: dict[str, Any], cur: Any = None, shared: Any = None,
+                        explanation: Any = None, loaded: Any = None) -> dict[str, Any]:
+    """Write the flag file (what moved, examples) and tag the run when a configured test drifted; with
+    ``labelling_file``, also a labelling file for the uncovered clusters (``golden label`` imports it)."""
     cfg = run.config.actions.golden_refresh
     why = _triggered(cfg.when, record) if cfg.enabled else []
     if not why:
@@ -56,9 +58,43 @@ def flag_golden_refresh(run: steps.DriftRun, record: dict[str, Any]) -> dict[str
     flag = {"requested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "run_id": run.run_id,
             "golden": run.facts.get("golden"), "tests": why, "reason": record["reason"],
             "clusters": record["clusters"], "windows": record["windows"]}
+    made = refresh_file(run, cur, shared, explanation, loaded) if cfg.labelling_file and cur is not None else None
+    if made is not None:
+        flag["labelling"] = made
     path.write_text(json.dumps(flag, indent=2, default=str), encoding="utf-8")
-    run.tracker.set_tags(run.run_id, {"nightshift.golden_refresh": "requested"})
-    return {"requested": True, "flag_file": str(path), "tests": why}
+    run.tracker.set_tags(run.run_id, {"nightshift.golden_refresh": "requested",
+                                      **({"nightshift.golden_refresh_file": made["file"]}
+                                         if made and made.get("file") else {})})
+    return {"requested": True, "flag_file": str(path), "tests": why, **({"labelling": made} if made else {})}
+
+
+def refresh_file(run: steps.DriftRun, cur: Any, shared: Any, explanation: Any, loaded: Any) -> dict[str, Any]:
+    """The labelling file for the current queries the golden set does not cover; a failure is recorded, not
+    raised (the drift check's answer stands on its own)."""
+    cfg = run.config.actions.golden_refresh
+    if loaded is None:
+        return {"file": None, "reason": "no published index: there are no candidates to pool"}
+    try:
+        from tasks.golden.config import GoldenConfig, PoolConfig, SampleConfig
+        from tasks.golden.refresh import refresh_labelling_file
+        from tasks.golden.sample import fold
+
+        indices, clusters, how = steps.uncovered_queries(run, cur, shared, explanation)
+        if not indices:
+            return {"file": None, "reason": "no uncovered query: every current query is near a golden query"}
+        folder = steps.golden_folder(run)
+        known = {fold(t) for t in steps.golden_texts(folder, run.config.golden.split)} if folder else set()
+        name = cfg.golden or (folder.name if folder else "golden")
+        config = GoldenConfig(name=name, split=run.config.golden.split, sample=SampleConfig(n=cfg.n, seed=run.config.seed),
+                              pool=PoolConfig(depth=cfg.pool_depth), threads=run.config.index.threads)
+        with run.stage("golden_refresh"):
+            made = refresh_labelling_file(run.settings, config, [cur.texts[i] for i in indices],
+                                          cur.vectors[indices], clusters, known, loaded, run.embedder,
+                                          run.facts.get("index_version", ""),
+                                          {"drift_run_id": run.run_id, "uncovered": how})
+        return {**made, "uncovered": how}
+    except Exception as exc:  # noqa: BLE001 - reported in the record and the flag file
+        return {"file": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def reindex_requested(run: steps.DriftRun, record: dict[str, Any]) -> list[str]:

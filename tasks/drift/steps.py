@@ -79,7 +79,7 @@ def golden_texts(folder: Path, split: str) -> list[str]:
     return [text for qid, text in golden.queries.items() if qid in judged]
 
 
-def _golden_folder(run: DriftRun) -> Path | None:
+def golden_folder(run: DriftRun) -> Path | None:
     cfg = run.config.golden
     for candidate in (cfg.dir, cfg.fallback):
         if candidate and run.settings.resolve(candidate).is_dir():
@@ -122,7 +122,7 @@ def featurize(run: DriftRun, windows: Windows, loaded: Any) -> tuple[WindowFeatu
         vocab = vocabulary(loaded.chunks["text"]) if loaded is not None else None
         ref = _window_features(run, windows.reference, cache, loaded, vocab)
         cur = _window_features(run, windows.current, cache, loaded, vocab)
-        folder = _golden_folder(run)
+        folder = golden_folder(run)
         if folder is None:
             shared.unavailable["golden"] = f"no golden set at {run.config.golden.dir} or {run.config.golden.fallback}"
         else:
@@ -207,6 +207,34 @@ def explain(run: DriftRun, ref: WindowFeatures, cur: WindowFeatures) -> Any:
     with run.stage("explain"), threadpool_limits(run.config.blas_threads):
         return explain_drift(ref.vectors, cur.vectors, cur.texts, quantile=cfg.quantile, max_clusters=cfg.max_clusters,
                              n_examples=cfg.n_examples, min_silhouette=cfg.min_silhouette, seed=run.config.seed)
+
+
+def uncovered_queries(run: DriftRun, cur: WindowFeatures, shared: SharedInputs,
+                      explanation: Any) -> tuple[list[int], list[str], str]:
+    """Current queries the golden set does not cover, each with its cluster (``cluster1`` = the largest).
+
+    With golden vectors: ``explain_drift`` with the golden queries as the reference (a current query is
+    uncovered when its nearest golden query is farther than the golden set's own leave-one-out
+    nearest-neighbour distance quantile), clustered the same way. Without: the far-query clusters of the
+    check itself (far from the reference window)."""
+    from threadpoolctl import threadpool_limits
+
+    from tasks.drift.explain import explain_drift
+
+    cfg = run.config.explain
+    found, how = explanation, "far from the reference window (no golden set to compare with)"
+    if shared.golden is not None and len(shared.golden) >= 2 and len(cur.vectors) >= 2:
+        with run.stage("uncovered"), threadpool_limits(run.config.blas_threads):
+            found = explain_drift(shared.golden, cur.vectors, cur.texts, quantile=cfg.quantile,
+                                  max_clusters=cfg.max_clusters, n_examples=cfg.n_examples,
+                                  min_silhouette=cfg.min_silhouette, seed=run.config.seed)
+        how = "far from every golden query"
+    indices: list[int] = []
+    labels: list[str] = []
+    for k, cluster in enumerate(found.clusters if found is not None else (), start=1):
+        indices += list(cluster.indices)
+        labels += [f"cluster{k}"] * len(cluster.indices)
+    return indices, labels, how
 
 
 def base_record(run: DriftRun, windows: Windows) -> dict[str, Any]:

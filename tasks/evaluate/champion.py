@@ -28,7 +28,7 @@ from tasks.tracking import mlflow_key  # noqa: F401 - re-exported: the key the c
 
 FLOW = "evaluate"
 GOLDEN_TAG, STATUS_TAG, SINCE_TAG = "nightshift.golden", "nightshift.status", "nightshift.champion_since"
-PER_QUERY_ARTIFACT = "per_query.csv"
+PER_QUERY_ARTIFACT, JUDGMENTS_ARTIFACT = "per_query.csv", "golden_judgments.csv"
 
 
 class ChampionError(ValueError):
@@ -41,6 +41,9 @@ class Champion:
     how: str  # "last passing run" | "promoted"
     since: str  # ISO time it became champion
     per_query: pd.DataFrame  # index query_id, one column per metric
+    golden_hash: str = ""  # the golden set content hash it was scored on (tag nightshift.golden_hash)
+    golden_label: str = ""  # its golden version as shown to people ("<name>@v<N>", else the hash prefix)
+    judgments: pd.Series | None = None  # query_id -> fingerprint of the judgments it was scored with
 
 
 def champion_stamp(now: float | None = None) -> str:
@@ -74,7 +77,10 @@ def find_champion(tracker: Any, golden_key: str, exclude_run_id: str | None = No
         if run.info.run_id != exclude_run_id and (as_of is None or run.data.tags[SINCE_TAG] <= as_of):
             tags = run.data.tags
             how = "promoted" if tags.get("nightshift.promoted_at") else "last passing run"
-            return Champion(run.info.run_id, how, _iso(tags[SINCE_TAG]), load_per_query(tracker, run.info.run_id))
+            golden_hash = tags.get("nightshift.golden_hash", "")
+            return Champion(run.info.run_id, how, _iso(tags[SINCE_TAG]), load_per_query(tracker, run.info.run_id),
+                            golden_hash, tags.get("nightshift.golden_label_version") or golden_hash[:12],
+                            load_judgments(tracker, run.info.run_id))
     return None
 
 
@@ -88,6 +94,25 @@ def load_per_query(tracker: Any, run_id: str) -> pd.DataFrame:
                                 f"({type(exc).__name__}); it cannot serve as champion") from None
         frame = pd.read_csv(path, dtype={"query_id": str}).set_index("query_id")
     return frame
+
+
+def judgment_fingerprints(qrels: dict[str, dict[str, int]]) -> pd.Series:
+    """Per query, a sha256 of the judgments it is scored with: equal fingerprints = comparable scores."""
+    from tasks.documents import sha256_text
+
+    return pd.Series({q: sha256_text(*(f"{d}={g}" for d, g in sorted(j.items())))[:16] for q, j in qrels.items()},
+                     name="judgments", dtype=object)
+
+
+def load_judgments(tracker: Any, run_id: str) -> pd.Series | None:
+    """The ``golden_judgments.csv`` a run logged, or None (a run from before golden versions were compared)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = tracker.client.download_artifacts(run_id, JUDGMENTS_ARTIFACT, tmp)
+        except Exception:  # noqa: BLE001 - absent artifact
+            return None
+        frame = pd.read_csv(path, dtype=str).set_index("query_id")
+    return frame["judgments"]
 
 
 def promote(tracker: Any, run_id: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ def run_metrics(ev: Evaluation, outcome: GateOutcome) -> dict[str, float]:
     check = ev.checked.summary
     metrics = dict(ev.aggregates)
     metrics.update({"n_queries": len(ev.per_query), **{f"golden.{k}": check[k] for k in (
-        "n_queries_file", "n_scorable", "n_dangling", "n_unjudged", "n_no_relevant")}})
+        "n_queries_file", "n_scorable", "n_dangling", "n_unjudged", "n_no_relevant", "n_stale") if k in check}})
     for metric, values in outcome.evidence.items():
         metrics.update({f"gate.{metric}.{k}": v for k, v in values.items()})
     for dimension in ev.segments.columns:
@@ -49,6 +49,8 @@ def result_record(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files:
     return {"run_id": run.run_id, **outcome_record(outcome), "metrics": ev.aggregates,
             "n_queries": outcome.n_queries if compared else len(ev.per_query), "n_scored": len(ev.per_query),
             "golden": ev.golden.key, "golden_hash": ev.golden.content_hash, "golden_version": ev.golden_version,
+            "golden_label_version": run.golden_label_version, "n_stale": ev.checked.summary.get("n_stale", 0),
+            "relabel_queue": run.relabel_queue,
             "golden_messages": ev.checked.summary["messages"], "index_version": ev.index["version"],
             "index_build": ev.index["build"], "retriever": ev.index.get("retriever", ""),
             "run_file": str(files.folder / "run.trec.gz"), "report": str(files.html), "review_queue": str(files.review),
@@ -61,8 +63,12 @@ def finish_run(run: EvaluateRun, ev: Evaluation, outcome: GateOutcome, files: Re
 
     A passing (live, not backfilled) run becomes the champion only once its ``per_query.csv`` is logged:
     a run that fails before that must never be found as a champion it cannot serve as."""
+    from tasks.evaluate.champion import JUDGMENTS_ARTIFACT, judgment_fingerprints
+
     t, rid = run.tracker, run.run_id
-    for path in (files.per_query, files.review, files.segments, files.folder / "run.trec.gz"):
+    judgments = files.folder / JUDGMENTS_ARTIFACT  # what the next run's gate compares across golden versions
+    judgment_fingerprints(ev.checked.qrels).to_csv(judgments, index_label="query_id")
+    for path in (files.per_query, files.review, files.segments, files.folder / "run.trec.gz", judgments):
         t.log_artifact(rid, path)
     for path in (files.markdown, files.html, *files.plots):
         t.log_artifact(rid, path, "report")

@@ -26,6 +26,7 @@ open_index = task(name="open_index", **_opts)(steps.open_index)
 check_golden = task(name="validate_golden", **_opts)(steps.check_golden)
 version_golden = task(name="version_golden", retries=2, retry_delay_seconds=[2, 10], **_opts)(steps.version_golden)
 evaluate_index = task(name="evaluate_index", **_opts)(steps.evaluate_index)
+queue_relabel = task(name="queue_relabel", **_opts)(steps.queue_relabel)
 resolve_champion = task(name="resolve_champion", retries=2, retry_delay_seconds=[2, 10], **_opts)(
     steps.resolve_champion)
 gate = task(name="gate", **_opts)(steps.gate)

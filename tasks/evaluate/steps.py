@@ -27,6 +27,10 @@ class EvaluateRun(FlowRun):
         super().__init__(config, settings, tracker, run_id)
         self.folder = settings.reports_dir / "evaluate" / run_id
         self.index_version = ""
+        self.golden_label_version = ""  # "<name>@v<N>" for a set written by `nightshift golden label`
+        self.documents: Any = None  # tonight's document content hashes (tasks.goldenset.content)
+        self.staleness: Any = None  # stale qrels found by check_golden (tasks.goldenset.stale)
+        self.relabel_queue = ""  # the labelling file queue_relabel wrote for them
 
 
 @dataclass
@@ -56,9 +60,14 @@ def open_run(config: EvaluateConfig, settings: Settings) -> EvaluateRun:
 def load_golden(run: EvaluateRun) -> GoldenSet:
     from tasks.goldenset.load import load_golden as load
 
+    from tasks.goldenset.store import read_info, resolve_golden
+
     with run.stage("load_golden"):
-        golden = load(run.settings.resolve(run.config.golden.dir), run.config.golden.split)
-    run.tracker.set_tags(run.run_id, {"nightshift.golden_hash": golden.content_hash})
+        golden = load(resolve_golden(run.settings, run.config.golden.dir), run.config.golden.split)
+    info = read_info(golden.folder)  # a set written by `nightshift golden label` knows its version number
+    run.golden_label_version = f"{golden.name}@v{info['version']}" if info.get("version") else ""
+    run.tracker.set_tags(run.run_id, {"nightshift.golden_hash": golden.content_hash,
+                                      "nightshift.golden_label_version": run.golden_label_version})
     return golden
 
 
@@ -75,14 +84,50 @@ def open_index(run: EvaluateRun) -> LoadedIndex:
 
 
 def check_golden(run: EvaluateRun, golden: GoldenSet, loaded: LoadedIndex) -> GoldenCheck:
+    """GX-validate the golden set against the index; qrels whose document changed or vanished since
+    labelling (``tasks.goldenset.stale``) are excluded first, counted and kept for ``queue_relabel``."""
+    from tasks.goldenset.content import index_documents
     from tasks.goldenset.load import check_against_corpus
+    from tasks.goldenset.stale import annotate, find_stale, without_stale
 
     with run.stage("validate_golden"):
-        checked = check_against_corpus(golden, loaded.chunks["doc_id"].astype(str))
+        run.documents = index_documents(loaded, run.settings)
+        run.staleness = find_stale(golden, run.documents)
+        checked = annotate(check_against_corpus(without_stale(golden, run.staleness),
+                                                loaded.chunks["doc_id"].astype(str)), run.staleness)
     run.tracker.log_dict(run.run_id, {**checked.summary, "unjudged": checked.unjudged,
-                                      "no_relevant": checked.no_relevant, "dangling": checked.dangling},
-                         "golden_validation.json")
+                                      "no_relevant": checked.no_relevant, "dangling": checked.dangling,
+                                      "stale": run.staleness.stale}, "golden_validation.json")
     return checked
+
+
+def queue_relabel(run: EvaluateRun, loaded: LoadedIndex, evaluation: "Evaluation") -> str:
+    """Write the stale qrels as a labelling file (``<data>/labelling/<golden>/relabel-<run>.csv``); "" if none."""
+    from tasks.goldenset.labelfile import write_label_file
+    from tasks.goldenset.stale import relabel_rows
+
+    staleness = getattr(run, "staleness", None)
+    if staleness is None or not staleness.stale:
+        return ""
+    with run.stage("queue_relabel"):
+        run_docs = dict(evaluation.run)
+        missing = {q: evaluation.golden.queries[q] for q in {s["query-id"] for s in staleness.stale}
+                   if q not in run_docs and q in evaluation.golden.queries}
+        if missing:  # queries left without any usable judgment were not scored: retrieve them for candidates
+            from tasks.retrieval import embedder_for
+            from tasks.retriever import IndexRetriever
+            from tasks.retrievers import spec_of
+
+            retriever = IndexRetriever(loaded, embedder_for(loaded), run.config.retrieval or spec_of(loaded.manifest))
+            run_docs.update(retriever.retrieve(missing, 10))
+        rows = relabel_rows(evaluation.golden, staleness, loaded, run.documents, run_docs)
+        path = run.settings.data_dir / "labelling" / evaluation.golden.name / f"relabel-{run.run_id[:12]}.csv"
+        write_label_file(path, rows, {"golden": evaluation.golden.name, "kind": "relabel", "evaluate_run": run.run_id,
+                                      "index_version": run.index_version, **staleness.counts()})
+    run.tracker.log_artifact(run.run_id, path)
+    run.tracker.set_tags(run.run_id, {"nightshift.relabel_queue": str(path)})
+    run.relabel_queue = str(path)
+    return run.relabel_queue
 
 
 def version_golden(run: EvaluateRun, golden: GoldenSet) -> str:
@@ -139,5 +184,11 @@ def resolve_champion(run: EvaluateRun) -> Champion | None:
 
 
 def gate(run: EvaluateRun, evaluation: Evaluation, champion: Champion | None) -> GateOutcome:
+    from tasks.evaluate.champion import judgment_fingerprints
+    from tasks.evaluate.gate import GoldenVersion
+
+    golden = GoldenVersion(evaluation.golden.content_hash,
+                           run.golden_label_version or evaluation.golden.content_hash[:12],
+                           judgment_fingerprints(evaluation.checked.qrels))
     with run.stage("gate"):
-        return apply_gate(evaluation.per_query, evaluation.aggregates, champion, run.config.gate)
+        return apply_gate(evaluation.per_query, evaluation.aggregates, champion, run.config.gate, golden)

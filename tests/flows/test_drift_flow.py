@@ -12,6 +12,7 @@ workspace's vector cache, so later checks embed only queries they have not seen 
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -122,6 +123,7 @@ def test_drifted_week_is_drift_explained_by_the_nfcorpus_cluster_with_actions(dr
     assert review["query_id"].str.startswith("nfcorpus:").sum() >= 0.6 * 60  # most of the 60 injected queries
     saved = json.loads(flag.read_text())
     assert saved["run_id"] == r["run_id"] and "novelty" in saved["tests"] and saved["clusters"][0]["examples"]
+    check_refresh_file(drift_seed.settings, r["actions"]["golden_refresh"], saved)
     [alert] = webhook.received
     body = alert["body"]
     assert body["event"] == "fail" and body["flow"] == "drift" and body["drift"] is True
@@ -130,6 +132,34 @@ def test_drifted_week_is_drift_explained_by_the_nfcorpus_cluster_with_actions(dr
     assert run.data.tags["nightshift.golden_refresh"] == "requested" and run.data.metrics["drift"] == 1.0
     assert run.data.metrics["embed.n_embedded"] == new_to_cache  # only queries new to the vector cache
     assert run.data.tags["nightshift.drifted"] == ",".join(t["name"] for t in r["tests"] if t["drift"])
+
+
+def check_refresh_file(settings: Settings, action: dict, saved: dict) -> None:
+    """The golden-refresh action's labelling file: the uncovered (NFCorpus) queries with pooled candidates, one
+    ``golden label`` away from a new golden version."""
+    from tasks.golden.label import import_labels
+
+    made = action["labelling"]
+    assert saved["labelling"]["file"] == made["file"] and made["uncovered"] == "far from every golden query"
+    with open(made["file"], newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    week = [json.loads(line) for line in (DEMO / "drifted_week.jsonl").read_text().splitlines() if line.strip()]
+    nfcorpus = {q["query"].strip() for q in week if q["query_id"].startswith("nfcorpus:")}
+    queries = {row["query"] for row in rows}
+    counts = made["counts"]
+    # the 240 SciFact queries of the week are golden queries (covered): what is left is the NFCorpus topic
+    assert counts["n_uncovered"] >= 0.5 * 60 and len(queries) == counts["n_sampled"] == min(50, counts["n_unique"])
+    assert len(queries & nfcorpus) >= 0.9 * len(queries)
+    assert {row["source"] for row in rows} == {"refresh"} and all(row["stratum"].startswith("cluster") for row in rows)
+    assert made["pool"] == {"depth": 10, "retrievers": ["dense", "bm25", "hybrid"]} and made["golden"] == "scifact"
+    for row in rows:  # a person's verdict: nothing in a 60-document SciFact slice answers a nutrition question
+        row["relevance"] = "0"
+    with open(made["file"], "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    version = import_labels(settings, made["file"], by="test")
+    assert version["version"] == 1 and version["n_queries"] == len(queries) and version["n_qrels"] == len(rows)
 
 
 def test_edge_cases_give_a_clear_message_and_never_drift(drift_seed, tmp_path, webhook) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("nightshift", "tasks", "flows", "metrics")
-FLOW_PACKAGES = ("reindex", "benchmark", "evaluate", "drift", "backfill", "nightly")
+FLOW_PACKAGES = ("reindex", "benchmark", "evaluate", "drift", "backfill", "nightly", "golden")
 
 
 def modules() -> dict[str, Path]:
