@@ -265,7 +265,8 @@ def resolve_embedder_config(name_or_cfg: str | EmbedderConfig) -> EmbedderConfig
     preset = PRESETS.get(name_or_cfg.model)
     if preset is None:
         return name_or_cfg
-    explicit = name_or_cfg.model_dump(exclude_unset=True)
+    # the preset's own ``model`` wins: a preset name need not be a model folder (``...-bf16`` is not)
+    explicit = {k: v for k, v in name_or_cfg.model_dump(exclude_unset=True).items() if k != "model"}
     return preset.model_copy(update=explicit)
 
 
