@@ -12,6 +12,7 @@ server start are reported separately as ``process_s``. The no-op is measured twi
 
     python benchmarks/reindex_throughput.py            # full SciFact, ~5-15 min on 2 cores
     python benchmarks/reindex_throughput.py --docs 500 # quick
+    python benchmarks/reindex_throughput.py --model all-MiniLM-L6-v2-bf16 --full-only  # a preset: full run vs raw
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ from flows.reindex import reindex
 from tasks.reindex.config import ReindexConfig
 from tasks.config.settings import Settings
 for _ in range(int(sys.argv[2])):
-    result = reindex(ReindexConfig(source=sys.argv[1]), Settings.load())
+    result = reindex(ReindexConfig(source=sys.argv[1], embedder={"model": sys.argv[3]}), Settings.load())
     result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("RESULT " + json.dumps(result), flush=True)
 """
 
 
-def run_child(workspace: Path, remote: Path, source: Path, repeat: int = 1) -> list[dict]:
+def run_child(workspace: Path, remote: Path, source: Path, repeat: int = 1,
+              model: str = "all-MiniLM-L6-v2") -> list[dict]:
     """``repeat`` reindexes in one fresh process; each result carries the process's max RSS so far.
 
     The first is a cold start (imports, model load, MLflow/GX initialisation); later ones run warm,
@@ -60,7 +62,7 @@ def run_child(workspace: Path, remote: Path, source: Path, repeat: int = 1) -> l
     """
     env = {**os.environ, "NIGHTSHIFT_WORKSPACE": str(workspace), "NIGHTSHIFT_DVC_REMOTE_URL": str(remote)}
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(source), str(repeat)], env=env,
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(source), str(repeat), model], env=env,
                           capture_output=True, text=True, cwd=workspace)
     wall = time.perf_counter() - start
     results = [json.loads(line[7:]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
@@ -70,28 +72,31 @@ def run_child(workspace: Path, remote: Path, source: Path, repeat: int = 1) -> l
     return results
 
 
-def raw_model_seconds(index_dir: Path, batch_size: int = 32) -> tuple[float, int]:
-    """Embed the published chunks with a bare tokenizer + model loop: no cache, no pipeline."""
+def raw_model_seconds(index_dir: Path, batch_size: int = 32, model_name: str = "all-MiniLM-L6-v2") -> tuple[float, int]:
+    """Embed the published chunks with a bare tokenizer + model loop (the preset's weights and dtype)."""
     import numpy as np
     import pandas as pd
     import torch
     from transformers import AutoModel, AutoTokenizer
 
     from nightshift.offline import apply_offline_defaults
+    from tasks.embedding import resolve_embedder_config
     from tasks.model_files import locate_packaged_model
 
     apply_offline_defaults()
     texts = pd.read_parquet(index_dir / "current" / "chunks.parquet")["text"].tolist()
-    folder = locate_packaged_model("all-MiniLM-L6-v2")
+    cfg = resolve_embedder_config(model_name)
+    folder = locate_packaged_model(cfg.model)
     torch.set_num_threads(os.cpu_count() or 1)
-    tok, model = AutoTokenizer.from_pretrained(folder), AutoModel.from_pretrained(folder).eval()
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModel.from_pretrained(folder).to(getattr(torch, cfg.dtype)).eval()
     order = np.argsort([-len(t) for t in texts])
     start = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(texts), batch_size):
             batch = tok([texts[j] for j in order[i:i + batch_size]], padding=True, truncation=True,
                         max_length=256, return_tensors="pt")
-            hidden = model(**batch).last_hidden_state
+            hidden = model(**batch).last_hidden_state.float()
             mask = batch["attention_mask"].unsqueeze(-1).float()
             pooled = (hidden * mask).sum(1) / mask.sum(1)
             torch.nn.functional.normalize(pooled, dim=1)
@@ -103,6 +108,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=0, help="use the first N documents (0: all 5,183)")
     parser.add_argument("--sizes", default="1000,2500,0", help="warm-cache corpus sizes for the memory curve")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON here")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="embedder preset (reindex embedder.model)")
+    parser.add_argument("--full-only", action="store_true", help="only the full run and the raw model")
     args = parser.parse_args()
 
     with gzip.open(CORPUS, "rt", encoding="utf-8") as fh:
@@ -114,7 +121,17 @@ def main() -> None:
     ws.mkdir()
     write_corpus(source, records)
 
-    (full,) = run_child(ws, remote, source)
+    (full,) = run_child(ws, remote, source, model=args.model)
+    if args.full_only:
+        raw_s, n_chunks = raw_model_seconds(ws / "data" / "indexes", model_name=args.model)
+        report = {"model": args.model, "docs": len(records), "chunks": n_chunks, "raw_model_seconds": round(raw_s, 2),
+                  "full": {k: full[k] for k in ("seconds", "process_s", "n_embedded", "maxrss_mb", "seconds_by_stage")},
+                  "ratio_end_to_end_vs_raw_model": round(raw_s / full["seconds"], 3),
+                  "ratio_embed_stage_vs_raw_model": round(raw_s / full["seconds_by_stage"]["embed"], 3)}
+        print(json.dumps(report, indent=2))
+        if args.out:
+            args.out.write_text(json.dumps(report, indent=2))
+        return
     noop, noop_warm = run_child(ws, remote, source, repeat=2)
     changed = [dict(r) for r in records]
     rng = random.Random(0)

@@ -39,11 +39,15 @@ class EmbedderConfig(BaseModel):
     batch_size: int = 32
     num_threads: int | None = None  # default: all cores
     device: str = "cpu"  # "cuda" when present (torch backend)
+    # torch backend: weights and matmuls in bfloat16 (AMX/AVX512-BF16 CPUs run it ~3x fp32); pooling stays fp32
+    dtype: Literal["float32", "bfloat16"] = "float32"
 
 
 # Registry of named embedders (the benchmark loops over these; README "Embedding"): one entry each.
 PRESETS: Registry[EmbedderConfig] = Registry("embedder preset", {
     "all-MiniLM-L6-v2": EmbedderConfig(model="all-MiniLM-L6-v2", backend="torch"),
+    # Same weights cast to bfloat16 (benchmarks/RESULTS.md "Embedding speed": speed and nDCG@10 vs fp32)
+    "all-MiniLM-L6-v2-bf16": EmbedderConfig(model="all-MiniLM-L6-v2", backend="torch", dtype="bfloat16"),
     "all-MiniLM-L6-v2-int8-onnx": EmbedderConfig(
         model="all-MiniLM-L6-v2-int8-onnx", backend="onnx", tokenizer="all-MiniLM-L6-v2",
         max_tokens=256, pooling="mean", onnx_output="last_hidden_state"),
@@ -168,16 +172,21 @@ class TorchEmbedder(BatchedEmbedder):
         torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.folder, self.device, self._model = folder, cfg.device, None  # weights load on first encode
+        self.dtype = cfg.dtype
         settings = _override(ModelSettings.read(folder, tokenizer), cfg)
         weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).exists()), folder / "config.json")
-        super().__init__(name, tokenizer, settings, weights, cfg.batch_size, "torch")
+        # fp32 keeps its historical fingerprint ("torch"); any other dtype is a different embedder
+        backend = "torch" if cfg.dtype == "float32" else f"torch-{cfg.dtype}"
+        super().__init__(name, tokenizer, settings, weights, cfg.batch_size, backend)
 
     @property
     def model(self):
         if self._model is None:
             from transformers import AutoModel
 
-            self._model = AutoModel.from_pretrained(str(self.folder)).to(self.device).eval()
+            import torch
+
+            self._model = AutoModel.from_pretrained(str(self.folder)).to(self.device, getattr(torch, self.dtype)).eval()
         return self._model
 
     def _known_dim(self) -> int | None:
@@ -189,7 +198,7 @@ class TorchEmbedder(BatchedEmbedder):
 
         inputs = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
         with torch.inference_mode():
-            hidden = self.model(**inputs).last_hidden_state
+            hidden = self.model(**inputs).last_hidden_state.float()  # pool in fp32 whatever the weights
             mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             if self.settings.pooling == "cls":
                 pooled = hidden[:, 0]
@@ -256,7 +265,8 @@ def resolve_embedder_config(name_or_cfg: str | EmbedderConfig) -> EmbedderConfig
     preset = PRESETS.get(name_or_cfg.model)
     if preset is None:
         return name_or_cfg
-    explicit = name_or_cfg.model_dump(exclude_unset=True)
+    # the preset's own ``model`` wins: a preset name need not be a model folder (``...-bf16`` is not)
+    explicit = {k: v for k, v in name_or_cfg.model_dump(exclude_unset=True).items() if k != "model"}
     return preset.model_copy(update=explicit)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.embedding import resolve_embedder_config
 from tasks.reindex import steps
 from tasks.reindex.config import ReindexConfig
 from tasks.config.settings import Settings
@@ -19,7 +20,7 @@ def open_run(config: ReindexConfig, settings: Settings) -> steps.ReindexRun:
     tracker = Tracker(settings)
     run_id = tracker.start_run("reindex", tags={"nightshift.source": config.source})
     tracker.log_params(run_id, {"source": config.source, "chunking": config.chunking.model_dump(),
-                                "embedder": config.embedder.model_dump(), "index": config.index.model_dump(),
+                                "embedder": resolve_embedder_config(config.embedder).model_dump(), "index": config.index.model_dump(),
                                 "retriever": config.retriever.model_dump(mode="json"),
                                 "validation": config.validation.model_dump()})
     return steps.ReindexRun(config, settings, tracker, run_id)

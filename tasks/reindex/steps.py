@@ -18,6 +18,7 @@ import numpy as np
 
 from tasks.reindex.config import ReindexConfig
 from tasks.faults import crash_point
+from tasks.embedding import resolve_embedder_config  # presets resolved: a full dump must reload the same embedder
 from tasks.documents import Chunk, Document, Quarantined, sha256_text
 from tasks.index_artifact import IndexCorrupted, IndexManifest, read_manifest, verify_files, write_index_artifact
 from tasks.publishing import IndexStore
@@ -184,7 +185,7 @@ def _encoder(run: ReindexRun) -> Iterator[Any]:
         return
     from tasks.reindex.fanout import dask_encoder
 
-    with dask_encoder(run.embedder, run.config.embedder.model_dump(), run.config.runner) as encode:
+    with dask_encoder(run.embedder, resolve_embedder_config(run.config.embedder).model_dump(), run.config.runner) as encode:
         yield encode
 
 
@@ -214,7 +215,7 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
     with run.stage("build_bm25"):
         bm25 = build_bm25(run.config.retriever, chunks)
     manifest = IndexManifest(
-        embedder=run.embedder.describe(), embedder_config=run.config.embedder.model_dump(),
+        embedder=run.embedder.describe(), embedder_config=resolve_embedder_config(run.config.embedder).model_dump(),
         embedder_fingerprint=run.embedder.fingerprint,
         dim=run.embedder.dim, index_spec=spec.describe(), index_kind=spec.kind, index_params=spec.params,
         chunking=run.config.chunking.model_dump(), corpus_fingerprint=corpus.fingerprint,

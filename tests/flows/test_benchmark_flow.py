@@ -161,6 +161,20 @@ def test_force_recomputes_results_from_cached_vectors(shared, slice_dir):
         assert not r["cached"] and r["ndcg@10"] == pytest.approx(by_candidate(first)[name]["ndcg@10"], abs=1e-12)
 
 
+def test_bf16_preset_side_by_side_with_fp32(shared, slice_dir):
+    """`--model all-MiniLM-L6-v2 --model all-MiniLM-L6-v2-bf16`: its own vectors, quality beside fp32's."""
+    settings, first = shared
+    record = benchmark(config(slice_dir, "grid.embedders=[all-MiniLM-L6-v2,all-MiniLM-L6-v2-bf16]",
+                              "grid.retrieval=[dense]"), settings)
+    results = by_candidate(record)
+    fp32, bf16 = results["all-MiniLM-L6-v2/whole/flat/dense"], results["all-MiniLM-L6-v2-bf16/whole/flat/dense"]
+    assert fp32["cached"] and not bf16["cached"] and bf16["status"] == "ok"
+    assert (record["n_embedded"], record["n_queries_embedded"]) == (150, 25)  # fp32 vectors reused, bf16 its own
+    assert fp32["fingerprint"] != bf16["fingerprint"]
+    assert bf16["ndcg@10"] == pytest.approx(fp32["ndcg@10"], abs=0.02)  # 25 queries: the 0.003 bound is benchmarks'
+    assert bf16["docs_per_s"] > 0 and bf16["query_p95_ms"] > 0
+
+
 def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess:
     from prefect.settings import PREFECT_API_URL
 

@@ -79,6 +79,17 @@ def test_publish_then_unchanged_then_incremental(workspace, corpus):
     assert [h["index_version"] for h in history] == [first["index_version"], third["index_version"]]
 
 
+def test_bf16_preset_builds_and_serves_its_own_index(workspace, corpus):
+    """`embedder.model: all-MiniLM-L6-v2-bf16` in reindex.yaml: built, published and queried with bf16."""
+    result = reindex(config(corpus, "embedder.model=all-MiniLM-L6-v2-bf16"), workspace)
+    assert result["status"] == "published", result
+    loaded = open_index(workspace.index_dir)
+    embedder = embedder_for(loaded)  # from the manifest's config; refuses a fingerprint mismatch
+    assert embedder.backend == "torch-bfloat16" and loaded.manifest.embedder_fingerprint == embedder.fingerprint
+    doc = scifact_records(1)[0]
+    assert dense_search(loaded, embedder, [doc["title"]], k=3)[0][0].doc_id == doc["_id"]
+
+
 def test_rejected_build_leaves_current_untouched(workspace, corpus):
     first = reindex(config(corpus), workspace)
     before = IndexStore(workspace.index_dir).current()
