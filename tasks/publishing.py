@@ -62,7 +62,7 @@ class IndexStore:
         folder = self.current()
         if folder is None:
             return ""
-        return read_dvc_md5(folder.with_name(folder.name + ".dvc")) or ""
+        return build_version(folder) or ""
 
     def promote(self, staging: Path, build_id: str) -> Path:
         final = self.builds / build_id
@@ -123,6 +123,11 @@ class IndexStore:
                     continue
                 return folder
         return None
+
+
+def build_version(folder: Path) -> str | None:
+    """The DVC md5 of an index build folder (its ``<build>.dvc`` file): the ``index_version`` every run names."""
+    return read_dvc_md5(folder.with_name(folder.name + ".dvc"))
 
 
 def read_dvc_md5(dvc_file: Path) -> str | None:

@@ -61,9 +61,4 @@ def finish_run(run: steps.BenchmarkRun) -> dict[str, Any]:
 
 def fail_run(run: steps.BenchmarkRun, exc: BaseException) -> None:
     """Mark the parent run failed (best effort: the original error is what the caller re-raises)."""
-    try:
-        run.tracker.set_tags(run.run_id, {"nightshift.status": "failed",
-                                          "nightshift.reason": f"{type(exc).__name__}: {exc}"[:500]})
-        run.tracker.end_run(run.run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - never mask the original error
-        pass
+    run.mark_failed(exc, status="failed")

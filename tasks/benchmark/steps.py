@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,14 @@ from tasks.benchmark.workbench import Workbench
 from tasks.datasets import BeirDataset
 from tasks.documents import sha256_text
 from tasks.config.settings import Settings
+from tasks.run_state import FlowRun
 
 
-class BenchmarkRun:
+class BenchmarkRun(FlowRun):
     """Everything one run carries between steps. A plain class on purpose: Prefect does not walk it."""
 
     def __init__(self, config: BenchmarkConfig, settings: Settings, tracker: Any, run_id: str) -> None:
-        self.config, self.settings, self.tracker, self.run_id = config, settings, tracker, run_id
-        self.started = time.perf_counter()
+        super().__init__(config, settings, tracker, run_id)
         self.records: list[dict[str, Any]] = []
         self.counts = {"n_embedded": 0, "n_reused": 0, "n_queries_embedded": 0, "n_cached_results": 0,
                        "n_computed_results": 0, "n_failed": 0}

@@ -94,7 +94,9 @@ def refresh_file(run: steps.DriftRun, cur: Any, shared: Any, explanation: Any, l
                                           {"drift_run_id": run.run_id, "uncovered": how})
         return {**made, "uncovered": how}
     except Exception as exc:  # noqa: BLE001 - reported in the record and the flag file
-        return {"file": None, "error": f"{type(exc).__name__}: {exc}"[:500]}
+        from tasks.run_state import failure_reason
+
+        return {"file": None, "error": failure_reason(exc)}
 
 
 def reindex_requested(run: steps.DriftRun, record: dict[str, Any]) -> list[str]:
@@ -190,12 +192,9 @@ def finish_run(run: steps.DriftRun, record: dict[str, Any], windows: Any, outcom
 
 def fail_run(run: steps.DriftRun, exc: BaseException) -> dict[str, Any]:
     """Record an error (best effort: the original error is what the caller re-raises) and notify."""
-    record = {"run_id": run.run_id, "status": "error", "drift": False, "reason": f"{type(exc).__name__}: {exc}"[:500]}
-    try:
-        run.tracker.set_tags(run.run_id, {"nightshift.status": "error", "nightshift.reason": record["reason"]})
-        run.tracker.log_dict(run.run_id, record, "result.json")
-        run.tracker.end_run(run.run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - never mask the original error
-        pass
+    from tasks.run_state import failure_reason
+
+    record = {"run_id": run.run_id, "status": "error", "drift": False, "reason": failure_reason(exc)}
+    run.mark_failed(exc, result=record)
     notify_run.fn(run, record)
     return record

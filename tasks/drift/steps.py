@@ -47,7 +47,7 @@ def load_windows(run: DriftRun) -> Windows:
 
 def open_index(run: DriftRun) -> Any:
     """The published index (or ``index.version``), or None with the reason in ``run.facts`` (unless required)."""
-    from tasks.publishing import read_dvc_md5
+    from tasks.publishing import build_version
     from tasks.retrieval import NoPublishedIndex, embedder_for, open_index as open_
     from tasks.retriever import IndexRetriever
     from tasks.retrievers import spec_of
@@ -64,7 +64,7 @@ def open_index(run: DriftRun) -> Any:
             run.embedder = load_embedder(run.config.embedder)
             return None
         run.embedder = embedder_for(loaded)
-    version = read_dvc_md5(loaded.folder.with_name(loaded.folder.name + ".dvc")) or ""
+    version = build_version(loaded.folder) or ""
     run.retriever = IndexRetriever(loaded, run.embedder, spec_of(loaded.manifest), version, run.config.index.threads)
     run.facts.update(index_build=loaded.folder.name, index_version=version, embedder_fingerprint=run.embedder.fingerprint)
     return loaded

@@ -91,12 +91,9 @@ def notify_run(run: EvaluateRun, event: str, record: dict[str, Any]) -> Delivery
 
 def fail_run(run: EvaluateRun, exc: BaseException) -> dict[str, Any]:
     """Record an error (best effort: the original error is what the caller re-raises) and notify."""
-    record = {"run_id": run.run_id, "status": "error", "reason": f"{type(exc).__name__}: {exc}"[:500]}
-    try:
-        run.tracker.set_tags(run.run_id, {STATUS_TAG: "error", "nightshift.reason": record["reason"]})
-        run.tracker.log_dict(run.run_id, record, "result.json")
-        run.tracker.end_run(run.run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - never mask the original error
-        pass
+    from tasks.run_state import failure_reason
+
+    record = {"run_id": run.run_id, "status": "error", "reason": failure_reason(exc)}
+    run.mark_failed(exc, result=record)  # status tag: STATUS_TAG ("nightshift.status")
     notify_run(run, "error", record)
     return record

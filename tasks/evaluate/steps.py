@@ -46,6 +46,7 @@ class Evaluation:
     aggregates: dict[str, float]  # quality metrics + latency + ANN health
     system: dict[str, Any]  # non-numeric facts (ANN exact-vector source)
     segments: pd.DataFrame  # segment labels per query
+    retriever: Any = None  # the IndexRetriever that produced ``run`` (reused for relabel candidates)
 
 
 def open_run(config: EvaluateConfig, settings: Settings) -> EvaluateRun:
@@ -72,12 +73,12 @@ def load_golden(run: EvaluateRun) -> GoldenSet:
 
 
 def open_index(run: EvaluateRun) -> LoadedIndex:
-    from tasks.publishing import read_dvc_md5
+    from tasks.publishing import build_version
     from tasks.retrieval import open_index as open_
 
     with run.stage("open_index"):
         loaded = open_(run.settings.index_dir, run.config.index_version)
-    version = run.index_version = read_dvc_md5(loaded.folder.with_name(loaded.folder.name + ".dvc")) or ""
+    version = run.index_version = build_version(loaded.folder) or ""
     run.tracker.set_tags(run.run_id, {"nightshift.index_version": version, "nightshift.index_build": loaded.folder.name,
                                       "nightshift.embedder_fingerprint": loaded.manifest.embedder_fingerprint})
     return loaded
@@ -103,10 +104,10 @@ def check_golden(run: EvaluateRun, golden: GoldenSet, loaded: LoadedIndex) -> Go
 
 def queue_relabel(run: EvaluateRun, loaded: LoadedIndex, evaluation: "Evaluation") -> str:
     """Write the stale qrels as a labelling file (``<data>/labelling/<golden>/relabel-<run>.csv``); "" if none."""
-    from tasks.goldenset.labelfile import write_label_file
+    from tasks.goldenset.labelfile import labelling_dir, write_label_file
     from tasks.goldenset.stale import relabel_rows
 
-    staleness = getattr(run, "staleness", None)
+    staleness = run.staleness
     if staleness is None or not staleness.stale:
         return ""
     with run.stage("queue_relabel"):
@@ -114,14 +115,9 @@ def queue_relabel(run: EvaluateRun, loaded: LoadedIndex, evaluation: "Evaluation
         missing = {q: evaluation.golden.queries[q] for q in {s["query-id"] for s in staleness.stale}
                    if q not in run_docs and q in evaluation.golden.queries}
         if missing:  # queries left without any usable judgment were not scored: retrieve them for candidates
-            from tasks.retrieval import embedder_for
-            from tasks.retriever import IndexRetriever
-            from tasks.retrievers import spec_of
-
-            retriever = IndexRetriever(loaded, embedder_for(loaded), run.config.retrieval or spec_of(loaded.manifest))
-            run_docs.update(retriever.retrieve(missing, 10))
+            run_docs.update(evaluation.retriever.retrieve(missing, 10))
         rows = relabel_rows(evaluation.golden, staleness, loaded, run.documents, run_docs)
-        path = run.settings.data_dir / "labelling" / evaluation.golden.name / f"relabel-{run.run_id[:12]}.csv"
+        path = labelling_dir(run.settings, evaluation.golden.name) / f"relabel-{run.run_id[:12]}.csv"
         write_label_file(path, rows, {"golden": evaluation.golden.name, "kind": "relabel", "evaluate_run": run.run_id,
                                       "index_version": run.index_version, **staleness.counts()})
     run.tracker.log_artifact(run.run_id, path)
@@ -174,7 +170,7 @@ def evaluate_index(run: EvaluateRun, loaded: LoadedIndex, golden: GoldenSet, che
     aggregates = {**aggregate(scores.per_query), **latency,
                   **{k: float(v) for k, v in ann.items() if isinstance(v, (int, float))}}
     return Evaluation(golden, checked, golden_version, index, scores.per_query, scores.run, aggregates,
-                      {"ann_source": ann.get("ann_source", "")}, segments)
+                      {"ann_source": ann.get("ann_source", "")}, segments, retriever)
 
 
 def resolve_champion(run: EvaluateRun) -> Champion | None:

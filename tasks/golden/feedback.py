@@ -72,7 +72,8 @@ def feedback_events(path: Path) -> tuple[list[dict[str, Any]], dict[str, int]]:
 def feedback_candidates(settings: Settings, name: str, path: Path | str | None = None, top: int = 5,
                         split: str = "test", passage_chars: int = 600) -> dict[str, Any]:
     from tasks.golden.sample import query_id
-    from tasks.golden.steps import labelling_dir, stamp
+    from tasks.golden.steps import stamp
+    from tasks.goldenset.labelfile import labelling_dir
     from tasks.goldenset.content import index_documents
     from tasks.goldenset.labelfile import flat, write_label_file
     from tasks.goldenset.store import read_current, golden_dir

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tasks.config.settings import Settings
 from tasks.golden.config import GoldenConfig
+from tasks.goldenset.labelfile import labelling_dir
 from tasks.run_state import FlowRun
 
 
@@ -34,10 +35,6 @@ class Sampled:
     queries: pd.DataFrame  # query_id, query, count, log_query_id, stratum (the sample)
     vectors: np.ndarray  # their embeddings, aligned
     strata: dict[str, dict[str, int]]
-
-
-def labelling_dir(settings: Settings, name: str) -> Path:
-    return settings.data_dir / "labelling" / name
 
 
 def stamp() -> str:
@@ -70,13 +67,13 @@ def read_log(run: GoldenRun) -> pd.DataFrame:
 
 
 def open_index(run: GoldenRun) -> Any:
-    from tasks.publishing import read_dvc_md5
+    from tasks.publishing import build_version
     from tasks.retrieval import embedder_for, open_index as open_
 
     with run.stage("open_index"):
         loaded = open_(run.settings.index_dir)
         run.embedder = embedder_for(loaded)
-    run.index_version = read_dvc_md5(loaded.folder.with_name(loaded.folder.name + ".dvc")) or loaded.folder.name
+    run.index_version = build_version(loaded.folder) or loaded.folder.name
     run.facts.update(index_version=run.index_version, index_build=loaded.folder.name)
     return loaded
 
@@ -178,9 +175,4 @@ def finish_run(run: GoldenRun, record: dict[str, Any]) -> dict[str, Any]:
 
 
 def fail_run(run: GoldenRun, exc: BaseException) -> None:
-    try:
-        run.tracker.set_tags(run.run_id, {"nightshift.status": "error",
-                                          "nightshift.reason": f"{type(exc).__name__}: {exc}"[:500]})
-        run.tracker.end_run(run.run_id, "FAILED")
-    except Exception:  # noqa: BLE001 - never mask the original error
-        pass
+    run.mark_failed(exc)

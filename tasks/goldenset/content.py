@@ -54,13 +54,13 @@ def _snapshot_frame(loaded: Any, settings: Any) -> tuple[Any, str] | None:
     """The documents snapshot the index was built from, or None."""
     import pandas as pd
 
-    from tasks.publishing import read_dvc_md5
+    from tasks.publishing import build_version
 
     version = getattr(loaded.manifest, "snapshot_version", "") or ""
     if not version or settings is None:
         return None
     folder = settings.snapshot_dir / SNAPSHOT.parent
-    if read_dvc_md5(folder.with_name(folder.name + ".dvc")) == version and (folder / SNAPSHOT.name).is_file():
+    if build_version(folder) == version and (folder / SNAPSHOT.name).is_file():
         return pd.read_parquet(folder / SNAPSHOT.name, columns=["id", "content_hash"]), version
     try:  # the snapshot moved on (a later reindex was rejected, or rebuilt): bring this version back from DVC
         from tasks import versioning

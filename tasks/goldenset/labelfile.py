@@ -62,6 +62,12 @@ def flat(text: Any, limit: int | None = None) -> str:
     return value if limit is None or len(value) <= limit else value[: max(0, limit - 1)].rstrip() + "…"
 
 
+def labelling_dir(settings: Any, name: str) -> Path:
+    """Where the labelling files of golden set ``name`` go: ``<data>/labelling/<name>/`` (init, refresh, feedback,
+    relabel)."""
+    return settings.data_dir / "labelling" / name
+
+
 def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 

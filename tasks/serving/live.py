@@ -43,9 +43,9 @@ class SearchResponse:
 
 
 def _version_of(folder: Path) -> str:
-    from tasks.publishing import read_dvc_md5
+    from tasks.publishing import build_version
 
-    return read_dvc_md5(folder.with_name(folder.name + ".dvc")) or folder.name
+    return build_version(folder) or folder.name
 
 
 class Retriever:
