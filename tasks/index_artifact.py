@@ -43,6 +43,7 @@ class IndexManifest(BaseModel):
     n_documents: int
     n_chunks: int
     validation: dict[str, Any] = Field(default_factory=dict)
+    ann_validation: dict[str, Any] = Field(default_factory=dict)  # queries, n_queries, recall_at_10, search_params
     files: dict[str, str] = Field(default_factory=dict)  # name -> sha256
     created_at: str = Field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -120,6 +121,11 @@ def load_index_artifact(folder: Path, verify: bool = True) -> LoadedIndex:
     if index.ntotal != len(chunks) or index.ntotal != manifest.n_chunks:
         raise IndexCorrupted(f"{folder}: index has {index.ntotal} vectors, chunks.parquet {len(chunks)} rows, "
                              f"manifest {manifest.n_chunks}")
+    params = manifest.ann_validation.get("search_params")
+    if params:  # the tuned setting (also in index.faiss): every query path searches with it
+        from tasks.ann_tuning import apply_search_params
+
+        apply_search_params(index, params)
     return LoadedIndex(folder, index, chunks, manifest)
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from tasks.index_artifact import LoadedIndex
-from tasks.indexing import IndexSpec, build_index, search
 from tasks.retrievers import Retriever, query_latencies_ms
 from tasks.scoring import per_query_metrics
 
@@ -56,10 +55,12 @@ def stored_vectors(loaded: LoadedIndex, cache_path: Path | None = None) -> tuple
     import faiss
 
     index, source = loaded.index, "reconstructed from the index"
-    if loaded.manifest.index_kind in ("ivf", "ivfpq"):
+    if isinstance(index, faiss.IndexRefine):  # the refine index holds the full vectors
+        index, source = faiss.downcast_index(index.refine_index), "the index's refine vectors"
+    elif loaded.manifest.index_kind in ("ivf", "ivfsq8", "ivfpq"):
         faiss.extract_index_ivf(index).make_direct_map()
-        if loaded.manifest.index_kind == "ivfpq":
-            source = "reconstructed from PQ codes (approximate)"
+        if loaded.manifest.index_kind != "ivf":
+            source = "reconstructed from quantized codes (approximate)"
     return index.reconstruct_n(0, index.ntotal), source
 
 
@@ -69,11 +70,10 @@ def ann_health(loaded: LoadedIndex, embedder: Any, queries: dict[str, str], k: i
     label = f"ann_recall@{k}"
     if loaded.manifest.index_kind == "flat" or not queries:
         return {label: 1.0, "ann_source": "flat index: search is exact", "ann_n_queries": len(queries)}
+    from tasks.ann_tuning import exact_neighbors, recall_at_k, search_params
+
     vectors, source = stored_vectors(loaded, cache_path)
     query_vectors = embedder.encode(list(queries.values()), kind="query")
-    exact = build_index(vectors, IndexSpec("flat", vectors.shape[1], {}))
-    _, truth = search(exact, query_vectors, k, threads)
-    _, got = search(loaded.index, query_vectors, k, threads)
-    hits = sum(len(set(t) & set(g)) for t, g in zip(truth.tolist(), got.tolist()))
-    return {label: hits / truth.size if truth.size else 1.0, "ann_source": source,
-            "ann_n_queries": len(queries)}
+    truth = exact_neighbors(vectors, query_vectors, k, threads)  # the reindex's measure (tasks/ann_tuning.py)
+    return {label: recall_at_k(loaded.index, query_vectors, truth, threads), "ann_source": source,
+            "ann_n_queries": len(queries), "ann_search_params": search_params(loaded.index)}

@@ -68,6 +68,9 @@ def faiss_search(index: Any, vectors: np.ndarray, k: int, threads: int = 1,
 def _selector_params(index: Any, selector: Any) -> Any:
     import faiss
 
+    if isinstance(index, faiss.IndexRefine):  # the selector filters the base's candidates; re-ranking keeps k_factor
+        return faiss.IndexRefineSearchParameters(
+            k_factor=index.k_factor, base_index_params=_selector_params(faiss.downcast_index(index.base_index), selector))
     if hasattr(index, "hnsw"):
         return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
     if hasattr(index, "nprobe"):

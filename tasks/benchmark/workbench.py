@@ -131,9 +131,16 @@ class Workbench:
             start = time.perf_counter()
             index = build_index(vectors, spec, seed=cfg.seed, threads=cfg.threads)
             seconds = time.perf_counter() - start
-            check = validate_index(index, vectors, 0.0, cfg.n_validation_queries, seed=cfg.seed, threads=cfg.threads)
+            queries = None
+            if spec.kind != "flat":  # tuned as the reindex tunes, on the collection's queries (cached vectors)
+                texts = list(self.data.queries.values())[: cfg.n_validation_queries]
+                queries = self.embedder(cand).encode(texts, kind="query") if texts else None
+            check = validate_index(index, vectors, cfg.min_recall_at_10, queries, "benchmark_queries",
+                                   cfg.n_validation_queries, seed=cfg.seed, threads=cfg.threads,
+                                   margin=cfg.tuning_margin)
             return Part(index, seconds, nbytes=faiss_bytes(index),
-                        info={"index_spec": spec.describe(), "ann_recall_at_10": check.recall_at_10})
+                        info={"index_spec": spec.describe(), "ann_recall_at_10": check.recall_at_10,
+                              "ann_search_params": check.search_params})
 
         return self._part(("faiss", self.embedder(cand).fingerprint, cand.tokenization, cand.chunking.fingerprint(),
                            cfg.model_dump_json()), build)

@@ -207,9 +207,14 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         spec = choose_index_spec(len(chunks), run.embedder.dim, cfg)
         index = build_index(vectors, spec, seed=cfg.seed, threads=cfg.threads)
     with run.stage("validate_index"):
-        check = validate_index(index, vectors, cfg.min_recall_at_10, cfg.n_validation_queries,
-                               seed=cfg.seed, threads=cfg.threads)
+        queries, source = _validation_query_vectors(run, spec.kind)
+        check = validate_index(index, vectors, cfg.min_recall_at_10, queries, source, cfg.n_validation_queries,
+                               seed=cfg.seed, threads=cfg.threads, margin=cfg.tuning_margin)
     run.counts.update(ann_recall_at_10=check.recall_at_10)
+    ann = check.ann_validation(cfg.min_recall_at_10)
+    run.tracker.log_params(run.run_id, {"ann_queries": ann["queries"], "ann_search_params": json.dumps(ann["search_params"])})
+    run.tracker.log_metrics(run.run_id, {"ann_recall_at_10": check.recall_at_10, "ann_n_queries": check.n_queries})
+    run.tracker.log_dict(run.run_id, ann, "ann_validation.json")
     if not check.ok:
         return Build(False, None, None, check.reason)
     with run.stage("build_bm25"):
@@ -224,7 +229,8 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         loading={"include": run.config.include, "exclude": run.config.exclude,
                  "limits": run.config.limits.model_dump(), "documents": run.config.validation.documents.model_dump()},
         n_documents=len(corpus.documents), n_chunks=len(chunks),
-        validation={"ann_recall_at_10": check.recall_at_10, "n_queries": check.n_queries})
+        validation={"ann_recall_at_10": check.recall_at_10, "n_queries": check.n_queries},
+        ann_validation=ann)
     crash_point("before_index_write")
     with run.stage("write_index"):
         staging = run.store.staging_dir(run.build_id)
@@ -233,6 +239,20 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         folder = run.store.promote(staging, run.build_id)
     run.counts["index_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
     return Build(True, folder, manifest)
+
+
+def _validation_query_vectors(run: ReindexRun, kind: str) -> tuple[np.ndarray | None, str]:
+    """Embedded golden / query-log queries for the ANN check (none for ``flat``: its search is exact)."""
+    from tasks.reindex.ann_queries import validation_queries
+
+    if kind == "flat":
+        return None, ""
+    gate = run.config.gate
+    texts, source = validation_queries(run.settings, gate.golden_dir, gate.split, run.config.index.n_validation_queries,
+                                       seed=run.config.index.seed)
+    if not texts:
+        return None, ""
+    return run.embedder.encode(texts, kind="query"), source
 
 
 def build_bm25(spec: Any, chunks: list[Chunk]) -> Any:
@@ -292,6 +312,7 @@ def result_record(run: ReindexRun, status: str, index_version: str = "", reason:
         "n_documents": int(counts.get("n_documents", 0)), "n_chunks": int(counts.get("n_chunks", 0)),
         "n_embedded": int(counts.get("n_embedded", 0)), "n_reused": int(counts.get("n_reused", 0)),
         "n_quarantined": len(run.quarantined), "reason": reason,
+        "ann_recall_at_10": counts.get("ann_recall_at_10"),
         "seconds": round(time.perf_counter() - run.started, 3),
         "seconds_by_stage": {k: round(v, 3) for k, v in run.seconds.items()},
     }

@@ -73,7 +73,7 @@ def test_registry_entries_merge_with_builtins_and_name_the_model():
                  "registry.embedders.all-MiniLM-L6-v2-int8-onnx.batch_size=4")
     whole = cfg.registry.chunkers["whole"]
     assert (whole.strategy, whole.truncate, whole.include_title) == ("whole", True, False)
-    assert set(cfg.registry.indexes) == {"flat", "hnsw", "ivf", "ivfpq"}
+    assert set(cfg.registry.indexes) == {"flat", "hnsw", "ivf", "ivfsq8", "ivfpq"}
     assert cfg.registry.embedders["my-model"].model == "my-model"
     from tasks.benchmark.candidates import embedder_config
 

@@ -46,8 +46,8 @@ def test_evaluate_modules_give_the_same_per_query_numbers_on_a_real_run():
     assert len(ours) == len(checked.qrels) > 20 and 0.3 < ours["ndcg@10"].mean() < 1.0
 
 
-def loaded_index(kind: str, vectors: np.ndarray) -> LoadedIndex:
-    spec = choose_index_spec(len(vectors), vectors.shape[1], IndexConfig(kind=kind, ivf_nlist=8, pq_m=8))
+def loaded_index(kind: str, vectors: np.ndarray, refine: bool = True) -> LoadedIndex:
+    spec = choose_index_spec(len(vectors), vectors.shape[1], IndexConfig(kind=kind, ivf_nlist=8, pq_m=8, refine=refine))
     manifest = IndexManifest(embedder={}, embedder_fingerprint="f", dim=vectors.shape[1], index_spec=spec.describe(),
                              index_kind=spec.kind, corpus_fingerprint="c", n_documents=len(vectors),
                              n_chunks=len(vectors))
@@ -55,19 +55,20 @@ def loaded_index(kind: str, vectors: np.ndarray) -> LoadedIndex:
     return LoadedIndex(Path("."), build_index(vectors, spec), chunks, manifest)
 
 
-@pytest.mark.parametrize("kind, exact", [("hnsw", True), ("ivf", True), ("ivfpq", False)])
-def test_ann_health_uses_exact_vectors_when_the_index_can_give_them(kind, exact, tmp_path):
+@pytest.mark.parametrize("kind, refine, exact", [("hnsw", True, True), ("ivf", True, True), ("ivfpq", False, False),
+                                                 ("ivfpq", True, True), ("ivfsq8", False, False)])
+def test_ann_health_uses_exact_vectors_when_the_index_can_give_them(kind, refine, exact, tmp_path):
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(400, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    loaded = loaded_index(kind, vectors)
+    loaded = loaded_index(kind, vectors, refine)
     got, source = stored_vectors(loaded)
     assert np.array_equal(got, vectors) == exact and ("approximate" in source) != exact
     from tasks.vector_cache import VectorCache
 
     with VectorCache(tmp_path / "v.sqlite") as cache:  # the vector cache, when complete, is exact for any kind
         cache.put_many("f", loaded.chunks["content_hash"].tolist(), vectors)
-    got, source = stored_vectors(loaded_index(kind, vectors), tmp_path / "v.sqlite")
+    got, source = stored_vectors(loaded_index(kind, vectors, refine), tmp_path / "v.sqlite")
     assert source == "vector cache" and np.array_equal(got, vectors)
 
 

@@ -27,8 +27,17 @@ def test_flat_is_exact_and_validates():
 def test_low_recall_ivf_is_rejected_with_reason():
     x = unit_vectors(2000, dim=64)
     spec = choose_index_spec(2000, 64, IndexConfig(kind="ivf", ivf_nlist=64, ivf_nprobe=1))
-    check = validate_index(build_index(x, spec), x, min_recall=0.99, n_queries=100)
+    check = validate_index(build_index(x, spec), x, min_recall=0.99, n_queries=100, tune=False)
     assert not check.ok and "index.min_recall_at_10" in check.reason
+
+
+def test_tuning_raises_nprobe_until_the_recall_target_is_met():
+    x = unit_vectors(2000, dim=64)
+    spec = choose_index_spec(2000, 64, IndexConfig(kind="ivf", ivf_nlist=64, ivf_nprobe=1))
+    index = build_index(x, spec)
+    check = validate_index(index, x, min_recall=0.95, n_queries=100)
+    assert check.ok and check.recall_at_10 >= 0.96 and check.search_params["nprobe"] > 1
+    assert index.nprobe == check.search_params["nprobe"]  # the tuned setting is left on the index
 
 
 def test_count_mismatch_fails():
