@@ -39,7 +39,7 @@ def builtin_chunkers() -> dict[str, ChunkingConfig]:
 
 
 def builtin_indexes() -> dict[str, IndexConfig]:
-    return {kind: IndexConfig(kind=kind) for kind in ("flat", "hnsw", "ivf", "ivfpq")}
+    return {kind: IndexConfig(kind=kind) for kind in ("flat", "hnsw", "ivf", "ivfsq8", "ivfpq")}
 
 
 def builtin_retrieval() -> dict[str, RetrievalConfig]:
