@@ -34,6 +34,8 @@ class IndexManifest(BaseModel):
     index_spec: str
     index_kind: str
     index_params: dict[str, Any] = Field(default_factory=dict)
+    index_config: dict[str, Any] = Field(default_factory=dict)  # the IndexConfig it was built with (updates need equal)
+    build: dict[str, Any] = Field(default_factory=dict)  # mode full|incremental, reason, generation, counts
     chunking: dict[str, Any] = Field(default_factory=dict)
     corpus_fingerprint: str
     snapshot_version: str = ""

@@ -14,11 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tasks.registry import Registry
 
 IndexKind = str  # a name in INDEX_KINDS
+
+
+_NOT_BUILD_FIELDS = {"threads", "min_recall_at_10", "n_validation_queries", "tuning_margin", "incremental",
+                     "incremental_max_changed_share", "rebuild_every"}
 
 
 class IndexConfig(BaseModel):
@@ -39,6 +43,14 @@ class IndexConfig(BaseModel):
     min_recall_at_10: float = 0.95  # on query embeddings; the search parameters are tuned to reach it (tasks/ann_tuning.py)
     n_validation_queries: int = 200
     tuning_margin: float = 0.01  # tune to min_recall_at_10 + this on the validation queries (unseen queries score lower)
+    incremental: bool = True  # flat/IVF kinds: update current's index when few chunks changed (tasks/incremental.py)
+    incremental_max_changed_share: float = Field(0.1, ge=0, le=1)  # (removed + added chunks) / chunks; above: full build
+    rebuild_every: int = Field(20, ge=0)  # a full build after this many chained updates (quantizer drift, churn)
+
+    def build_fields(self) -> dict:
+        """The settings that shape the built index (what an incremental update must share with its base); the
+        rest (validation, tuning, threads, the update policy) can change between versions."""
+        return self.model_dump(mode="json", exclude=_NOT_BUILD_FIELDS)
 
     @field_validator("kind")
     @classmethod

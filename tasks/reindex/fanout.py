@@ -1,8 +1,10 @@
-"""Embedding fan-out over a Dask cluster through prefect-dask's ``DaskTaskRunner``.
+"""Embedding and index building fanned out over a Dask cluster through prefect-dask's ``DaskTaskRunner``.
 
-The shards are contiguous runs of *whole batches* of the same length-sorted order the in-process
+Embedding shards are contiguous runs of *whole batches* of the same length-sorted order the in-process
 embedder uses, and each worker embeds with the same thread count, so every batch is computed exactly
-as it would be in one process: the vectors are bit-for-bit identical (tested).
+as it would be in one process: the vectors are bit-for-bit identical (tested). Index shards are
+contiguous row ranges added to the once-trained index on the workers and merged in order
+(``tasks/index_shards.py``): the index is byte-for-byte the single-process one (tested).
 """
 
 from __future__ import annotations
@@ -42,6 +44,50 @@ def plan_shards(texts: list[str], batch_size: int, n_shards: int) -> list[np.nda
     return [order[i:i + per_shard] for i in range(0, len(texts), per_shard)]
 
 
+@task(name="add_index_shard", cache_policy=NO_CACHE, persist_result=False)
+def add_index_shard(trained: bytes, vectors: np.ndarray, threads: int) -> bytes:
+    """Runs on a Dask worker: one contiguous row range added to the trained index."""
+    from tasks.index_shards import add_shard
+
+    return add_shard(trained, vectors, threads)
+
+
+@flow(name="index-shards", persist_result=False)
+def add_index_shards(trained: bytes, shards: list[np.ndarray], threads: int) -> list[bytes]:
+    futures = [add_index_shard.submit(trained, vectors, threads) for vectors in shards]
+    return [f.result() for f in futures]
+
+
+@contextmanager
+def dask_cluster(runner: RunnerConfig) -> Iterator[str]:
+    """The scheduler at ``runner.address``, or a ``LocalCluster`` of ``runner.n_workers`` processes for the block."""
+    if runner.address:
+        yield runner.address
+        return
+    from distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=runner.n_workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, host="127.0.0.1")
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def build_index_sharded(vectors: np.ndarray, spec: Any, runner: RunnerConfig, seed: int = 0, threads: int = 1) -> Any:
+    """Train once here, add ``runner.shards`` row ranges on the cluster's workers, merge in order."""
+    from prefect_dask import DaskTaskRunner
+
+    from tasks.index_shards import merge_shards, trained_empty
+
+    trained = trained_empty(vectors, spec, seed)
+    bounds = np.linspace(0, len(vectors), max(1, runner.shards) + 1).astype(int)
+    shards = [vectors[a:b] for a, b in zip(bounds, bounds[1:])]
+    with dask_cluster(runner) as address:
+        parts = add_index_shards.with_options(task_runner=DaskTaskRunner(address=address))(trained, shards, threads)
+    return merge_shards(trained, parts)
+
+
 @contextmanager
 def dask_encoder(embedder: Any, embedder_config: dict[str, Any], runner: RunnerConfig
                  ) -> Iterator[Callable[[list[str]], np.ndarray]]:
@@ -50,16 +96,15 @@ def dask_encoder(embedder: Any, embedder_config: dict[str, Any], runner: RunnerC
     Uses the scheduler at ``runner.address``, or starts a ``LocalCluster`` of ``runner.n_workers``
     processes for the duration of the block (workers keep the model loaded between calls).
     """
+    with dask_cluster(runner) as address, _sharded_encoder(embedder, embedder_config, runner, address) as encode:
+        yield encode
+
+
+@contextmanager
+def _sharded_encoder(embedder: Any, embedder_config: dict[str, Any], runner: RunnerConfig, address: str
+                     ) -> Iterator[Callable[[list[str]], np.ndarray]]:
     from prefect_dask import DaskTaskRunner
 
-    cluster = None
-    address = runner.address
-    if not address:
-        from distributed import LocalCluster
-
-        cluster = LocalCluster(n_workers=runner.n_workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
-        address = cluster.scheduler_address
     sharded = embed_shards.with_options(task_runner=DaskTaskRunner(address=address))
 
     def encode(texts: list[str]) -> np.ndarray:
@@ -70,8 +115,4 @@ def dask_encoder(embedder: Any, embedder_config: dict[str, Any], runner: RunnerC
             out[rows] = vectors
         return out
 
-    try:
-        yield encode
-    finally:
-        if cluster is not None:
-            cluster.close()
+    yield encode

@@ -200,21 +200,28 @@ class Build:
 def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Chunk],
                           vectors: np.ndarray, snapshot_version: str) -> Build:
     """Build the FAISS index, validate it against exact search, write the artifact to a staging dir."""
-    from tasks.indexing import build_index, choose_index_spec, validate_index
+    from tasks.indexing import choose_index_spec
+    from tasks.reindex import index_update
 
     cfg = run.config.index
     with run.stage("build_index"):
         spec = choose_index_spec(len(chunks), run.embedder.dim, cfg)
-        index = build_index(vectors, spec, seed=cfg.seed, threads=cfg.threads)
-    with run.stage("validate_index"):
-        queries, source = _validation_query_vectors(run, spec.kind)
-        check = validate_index(index, vectors, cfg.min_recall_at_10, queries, source, cfg.n_validation_queries,
-                               seed=cfg.seed, threads=cfg.threads, margin=cfg.tuning_margin)
-    run.counts.update(ann_recall_at_10=check.recall_at_10)
-    ann = check.ann_validation(cfg.min_recall_at_10)
-    run.tracker.log_params(run.run_id, {"ann_queries": ann["queries"], "ann_search_params": json.dumps(ann["search_params"])})
-    run.tracker.log_metrics(run.run_id, {"ann_recall_at_10": check.recall_at_10, "ann_n_queries": check.n_queries})
-    run.tracker.log_dict(run.run_id, ann, "ann_validation.json")
+        update = index_update.plan_index_update(run, chunks, spec)
+        if update.mode == "incremental":
+            spec = update.spec
+            index, chunks, vectors = index_update.apply(update, chunks, vectors, cfg.threads)
+            crash_point("during_incremental_update")
+        else:
+            index = _build_full(run, vectors, spec)
+    queries, source = _validation_query_vectors(run, spec.kind)
+    check = _validate(run, index, vectors, queries, source)
+    if not check.ok and update.mode == "incremental":  # churn cost the update its recall: rebuild from scratch
+        update = index_update.full(f"the incremental update missed the ANN target ({check.reason})")
+        with run.stage("build_index"):
+            spec = choose_index_spec(len(chunks), run.embedder.dim, cfg)
+            index = _build_full(run, vectors, spec)
+        check = _validate(run, index, vectors, queries, source)
+    _log_build(run, check, update)
     if not check.ok:
         return Build(False, None, None, check.reason)
     with run.stage("build_bm25"):
@@ -230,7 +237,8 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
                  "limits": run.config.limits.model_dump(), "documents": run.config.validation.documents.model_dump()},
         n_documents=len(corpus.documents), n_chunks=len(chunks),
         validation={"ann_recall_at_10": check.recall_at_10, "n_queries": check.n_queries},
-        ann_validation=ann)
+        ann_validation=check.ann_validation(cfg.min_recall_at_10), index_config=cfg.model_dump(mode="json"),
+        build=update.record())
     crash_point("before_index_write")
     with run.stage("write_index"):
         staging = run.store.staging_dir(run.build_id)
@@ -239,6 +247,45 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
         folder = run.store.promote(staging, run.build_id)
     run.counts["index_bytes"] = sum(p.stat().st_size for p in folder.iterdir())
     return Build(True, folder, manifest)
+
+
+def _build_full(run: ReindexRun, vectors: np.ndarray, spec: Any) -> Any:
+    """From scratch: in-process, or with ``runner.kind: dask`` sharded over the cluster (flat and IVF kinds)."""
+    from tasks.index_shards import SHARDABLE_KINDS
+    from tasks.indexing import build_index
+
+    cfg, runner = run.config.index, run.config.runner
+    if runner.kind == "dask" and spec.kind in SHARDABLE_KINDS and len(vectors):
+        from tasks.reindex.fanout import build_index_sharded
+
+        run.counts["index_shards"] = runner.shards
+        return build_index_sharded(vectors, spec, runner, seed=cfg.seed, threads=cfg.threads)
+    return build_index(vectors, spec, seed=cfg.seed, threads=cfg.threads)
+
+
+def _validate(run: ReindexRun, index: Any, vectors: np.ndarray, queries: np.ndarray | None, source: str) -> Any:
+    from tasks.indexing import validate_index
+
+    cfg = run.config.index
+    with run.stage("validate_index"):
+        return validate_index(index, vectors, cfg.min_recall_at_10, queries, source, cfg.n_validation_queries,
+                              seed=cfg.seed, threads=cfg.threads, margin=cfg.tuning_margin)
+
+
+def _log_build(run: ReindexRun, check: Any, update: Any) -> None:
+    """The ANN check (``ann_*``) and how the index was made (``index_build*``) in MLflow and the run counts."""
+    ann = check.ann_validation(run.config.index.min_recall_at_10)
+    build = update.record()
+    run.counts.update(ann_recall_at_10=check.recall_at_10, index_build=update.mode)
+    run.tracker.log_params(run.run_id, {"ann_queries": ann["queries"], "ann_search_params": json.dumps(ann["search_params"]),
+                                        "index_build": update.mode})
+    metrics = {"ann_recall_at_10": check.recall_at_10, "ann_n_queries": check.n_queries}
+    if "changed_share" in build:
+        metrics["index_changed_share"] = build["changed_share"]
+    run.tracker.log_metrics(run.run_id, metrics)
+    run.tracker.set_tags(run.run_id, {"nightshift.index_build.reason": update.reason[:500]})
+    run.tracker.log_dict(run.run_id, ann, "ann_validation.json")
+    run.tracker.log_dict(run.run_id, build, "index_build.json")
 
 
 def _validation_query_vectors(run: ReindexRun, kind: str) -> tuple[np.ndarray | None, str]:
@@ -312,7 +359,7 @@ def result_record(run: ReindexRun, status: str, index_version: str = "", reason:
         "n_documents": int(counts.get("n_documents", 0)), "n_chunks": int(counts.get("n_chunks", 0)),
         "n_embedded": int(counts.get("n_embedded", 0)), "n_reused": int(counts.get("n_reused", 0)),
         "n_quarantined": len(run.quarantined), "reason": reason,
-        "ann_recall_at_10": counts.get("ann_recall_at_10"),
+        "ann_recall_at_10": counts.get("ann_recall_at_10"), "index_build": counts.get("index_build", ""),
         "seconds": round(time.perf_counter() - run.started, 3),
         "seconds_by_stage": {k: round(v, 3) for k, v in run.seconds.items()},
     }

@@ -95,3 +95,34 @@ def test_kill_at_point_keeps_current_and_rerun_completes(workspace, tmp_path, po
         assert result["n_embedded"] <= n_new - 16, (result, n_new)
     assert store.current_version() == result["index_version"] != v1
     assert not list(store.builds.glob(".staging-*")), "crash leftovers were not cleaned"
+
+
+def test_kill_during_an_incremental_update_keeps_current_and_rerun_completes(workspace, tmp_path):
+    """The update works on a copy of ``current``'s index: a kill -9 mid-update leaves the published files as they were."""
+    from flows.reindex import reindex
+    from tasks.config.loader import load_config
+    from tasks.index_artifact import read_manifest, verify_files
+    from tasks.reindex.config import ReindexConfig
+
+    records = scifact_records(40)
+    source = write_records(tmp_path / "src", records)
+    v1 = reindex(load_config(ReindexConfig, None, [f"source={source}"]), workspace)["index_version"]
+    store = IndexStore(workspace.index_dir)
+    published = store.current()
+    records[3]["text"] += " One edited sentence."
+    write_records(source, records)
+    probe = SearchProbe(workspace.index_dir, records[30]["title"])
+    probe.start()
+    crashed = run_cli(workspace, "reindex", "--source", str(source), "--json",
+                      env_extra={"NIGHTSHIFT_CRASH_AT": "during_incremental_update"})
+    probe.stop.set()
+    probe.join(timeout=30)
+    assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr[-2000:])
+    assert probe.failures == [] and probe.n_ok > 0, probe.failures[:3]
+    assert store.current_version() == v1 and store.current() == published
+    verify_files(published, read_manifest(published))  # every published file still matches its checksum
+
+    result = reindex(load_config(ReindexConfig, None, [f"source={source}"]), workspace)
+    assert result["status"] == "published" and result["index_build"] == "incremental", result
+    assert store.current_version() == result["index_version"] != v1
+    assert not list(store.builds.glob(".staging-*")), "crash leftovers were not cleaned"

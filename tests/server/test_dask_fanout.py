@@ -1,5 +1,5 @@
-"""Embedding fan-out on a real Dask LocalCluster (2 workers) against a real local Prefect server:
-the result equals the single-process result bit for bit (same vectors, same index)."""
+"""Embedding and index-building fan-out on a real Dask LocalCluster (2 workers) against a real local Prefect
+server: the result equals the single-process result bit for bit (same vectors, same index)."""
 
 from __future__ import annotations
 
@@ -37,15 +37,17 @@ def test_dask_fanout_equals_single_process_bit_for_bit(tmp_path):
     try:
         (tmp_path / "local").mkdir()
         (tmp_path / "dask").mkdir()
-        local = reindex_cli(tmp_path / "local", tmp_path / "remote", source, api_url, "embedder.batch_size=8")
+        # IVF-SQ8 + refine: the index is trained once and its 4 shards are added on the workers, then merged
+        local = reindex_cli(tmp_path / "local", tmp_path / "remote", source, api_url, "embedder.batch_size=8",
+                            "index.kind=ivfsq8")
         fanned = reindex_cli(tmp_path / "dask", tmp_path / "remote", source, api_url, "embedder.batch_size=8",
-                             "runner.kind=dask", "runner.n_workers=2", "runner.shards=4")
+                             "index.kind=ivfsq8", "runner.kind=dask", "runner.n_workers=2", "runner.shards=4")
         from prefect.client.orchestration import get_client
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
             names = {t.name.split("-")[0] for t in client.read_task_runs()}
-        assert "embed_shard" in names  # the shards ran as Prefect tasks on the Dask workers
+        assert {"embed_shard", "add_index_shard"} <= names  # the shards ran as Prefect tasks on the Dask workers
     finally:
         stop_server(server)
 
