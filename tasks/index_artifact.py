@@ -107,7 +107,9 @@ def verify_files(folder: Path, manifest: IndexManifest) -> None:
                 "restore it with `nightshift index restore VERSION` or rerun `nightshift reindex`")
 
 
-def load_index_artifact(folder: Path, verify: bool = True) -> LoadedIndex:
+def load_index_artifact(folder: Path, verify: bool = True, mmap: bool | None = None) -> LoadedIndex:
+    """The verified artifact. ``mmap`` (default: the manifest's ``index_config.on_disk``) memory-maps
+    index.faiss read-only instead of reading it into memory; an update needs ``mmap=False``."""
     import faiss
 
     folder = Path(folder)
@@ -115,7 +117,9 @@ def load_index_artifact(folder: Path, verify: bool = True) -> LoadedIndex:
     if verify:
         verify_files(folder, manifest)
     try:  # unverified loads still fail as IndexCorrupted, never as a raw FAISS/Arrow error
-        index = faiss.read_index(str(folder / INDEX_FILE))
+        on_disk = manifest.index_config.get("on_disk", False) if mmap is None else mmap
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if on_disk else 0
+        index = faiss.read_index(str(folder / INDEX_FILE), flags)
         chunks = pd.read_parquet(folder / CHUNKS_FILE)
     except (RuntimeError, OSError, ValueError) as exc:
         raise IndexCorrupted(f"{folder} cannot be read ({str(exc).splitlines()[0][:200]}); "

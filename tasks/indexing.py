@@ -22,7 +22,7 @@ IndexKind = str  # a name in INDEX_KINDS
 
 
 _NOT_BUILD_FIELDS = {"threads", "min_recall_at_10", "n_validation_queries", "tuning_margin", "incremental",
-                     "incremental_max_changed_share", "rebuild_every"}
+                     "incremental_max_changed_share", "rebuild_every", "on_disk"}
 
 
 class IndexConfig(BaseModel):
@@ -46,6 +46,7 @@ class IndexConfig(BaseModel):
     incremental: bool = True  # flat/IVF kinds: update current's index when few chunks changed (tasks/incremental.py)
     incremental_max_changed_share: float = Field(0.1, ge=0, le=1)  # (removed + added chunks) / chunks; above: full build
     rebuild_every: int = Field(20, ge=0)  # a full build after this many chained updates (quantizer drift, churn)
+    on_disk: bool = False  # every load memory-maps index.faiss (FAISS IO_FLAG_MMAP): indexes larger than RAM
 
     def build_fields(self) -> dict:
         """The settings that shape the built index (what an incremental update must share with its base); the

@@ -57,7 +57,7 @@ def plan_index_update(run: Any, chunks: list[Chunk], spec: IndexSpec) -> IndexUp
     if folder is None:
         return full("no published index to update")
     try:
-        previous = load_index_artifact(folder)
+        previous = load_index_artifact(folder, mmap=False)  # a copy in memory: current's file is never written
     except IndexCorrupted as exc:
         return full(f"current is not usable ({exc})")
     manifest = previous.manifest

@@ -103,3 +103,24 @@ def test_updates_chain_until_the_periodic_full_rebuild(seed, tmp_path):
         builds.append((result["index_build"], open_index(ws.index_dir).manifest.build.get("generation")))
     assert builds == [("incremental", 1), ("full", 0)]
     assert "periodic full rebuild" in open_index(ws.index_dir).manifest.build["reason"]
+
+
+def test_an_on_disk_index_is_memory_mapped_by_every_load_and_still_updates(seed, tmp_path):
+    from pathlib import Path
+
+    from tasks.index_artifact import load_index_artifact
+
+    ws = new_workspace(tmp_path, seed.cache)
+    records = slice_records()
+    source = write_records(tmp_path / "src", records)
+    over = [*BASE, *GATE_ON, "index.kind=ivfsq8", "index.on_disk=true"]
+    assert reindex(rcfg(source, *over), ws)["status"] == "published"
+    mapped = open_index(ws.index_dir)
+    assert str((mapped.folder / "index.faiss").resolve()) in Path("/proc/self/maps").read_text()  # mmap'd, not read
+    in_memory = load_index_artifact(mapped.folder, mmap=False)
+    texts, _ = validation_queries(ws, str(GOLDEN), "test", 50)
+    assert top10(mapped, texts) == top10(in_memory, texts)
+
+    write_records(source, edit(records))
+    second = reindex(rcfg(source, *over), ws)
+    assert second["status"] == "published" and second["index_build"] == "incremental"
