@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tasks.indexing import IndexConfig, build_index, choose_index_spec, search, validate_index
+from tasks.indexing import IndexConfig, build_index, choose_index_spec, estimated_mb, search, validate_index
 
 
 def unit_vectors(n, dim=32, seed=0):
@@ -9,10 +9,21 @@ def unit_vectors(n, dim=32, seed=0):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-@pytest.mark.parametrize("n, kind", [(10, "flat"), (49_999, "flat"), (50_000, "hnsw"), (2_000_000, "hnsw"),
-                                     (2_000_001, "ivfpq")])
-def test_auto_rule(n, kind):
-    assert choose_index_spec(n, 384, IndexConfig()).kind == kind
+@pytest.mark.parametrize("n, budget, kind", [(10, None, "flat"), (49_999, None, "flat"), (50_000, None, "ivfsq8"),
+                                             (10_000_000, None, "ivfsq8"), (1_000_000, 2000, "ivfsq8"),
+                                             (1_000_000, 1500, "ivf")])
+def test_auto_rule(n, budget, kind):
+    assert choose_index_spec(n, 384, IndexConfig(memory_budget_mb=budget)).kind == kind
+
+
+def test_size_estimate_matches_the_measured_sizes():
+    x = unit_vectors(3000, dim=64)
+    for kind in ("flat", "ivf", "ivfsq8"):
+        spec = choose_index_spec(len(x), 64, IndexConfig(kind=kind, ivf_nlist=16))
+        import faiss
+
+        measured = len(faiss.serialize_index(build_index(x, spec))) / 2**20
+        assert estimated_mb(kind, len(x), 64) == pytest.approx(measured, rel=0.1), kind
 
 
 def test_flat_is_exact_and_validates():
