@@ -75,7 +75,8 @@ class SingleQueryEncoder:
 
                 own = Tokenizer.from_str(backend.to_str())  # a copy: the HF wrapper re-sets its backend per call
                 own.no_padding()
-                own.enable_truncation(self.embedder.max_tokens)
+                side = getattr(self.embedder.tokenizer, "truncation_side", "right")
+                own.enable_truncation(self.embedder.max_tokens, direction=side)  # as the HF call truncates
                 self._tokenizer = lambda t: own.encode(t).ids
         return self._tokenizer(text)
 
