@@ -172,6 +172,7 @@ class TorchEmbedder(BatchedEmbedder):
         torch.set_num_threads(cfg.num_threads or os.cpu_count() or 1)
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
         self.folder, self.device, self._model = folder, cfg.device, None  # weights load on first encode
+        self._single: Any = None  # the single-query fast path (tasks/query_embedding.py), built on first use
         self.dtype = cfg.dtype
         settings = _override(ModelSettings.read(folder, tokenizer), cfg)
         weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).exists()), folder / "config.json")
@@ -188,6 +189,16 @@ class TorchEmbedder(BatchedEmbedder):
 
             self._model = AutoModel.from_pretrained(str(self.folder)).to(self.device, getattr(torch, self.dtype)).eval()
         return self._model
+
+    def encode(self, texts: list[str], kind: Kind = "passage") -> np.ndarray:
+        """One query on CPU takes the single-query fast path (same vector within 1e-6); the rest is batched."""
+        if len(texts) == 1 and kind == "query" and self.device == "cpu":
+            if self._single is None:
+                from tasks.query_embedding import SingleQueryEncoder
+
+                self._single = SingleQueryEncoder(self)
+            return self._single.encode(self.settings.query_prefix + texts[0])[None, :]
+        return super().encode(texts, kind)
 
     def _known_dim(self) -> int | None:
         config = json.loads((self.folder / "config.json").read_text())
