@@ -22,7 +22,8 @@ from tests.flows.conftest import BASE, GATE_ON, GOLDEN, new_workspace, rcfg
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-@pytest.mark.parametrize("kind", ["hnsw", "ivf", "ivfsq8", "ivfpq"])
+@pytest.mark.parametrize("kind", [pytest.param("hnsw", marks=pytest.mark.slow), "ivf", "ivfsq8",
+                                  pytest.param("ivfpq", marks=pytest.mark.slow)])  # CI time: the rule's pick + ivf
 def test_each_ann_kind_is_tuned_on_query_embeddings_and_served_with_that_setting(seed, tmp_path, kind):
     ws = new_workspace(tmp_path, seed.cache)
     logged = ["does vitamin d prevent fractures", "statins and cholesterol in the elderly", "bcg vaccine efficacy"]

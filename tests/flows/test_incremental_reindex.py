@@ -69,6 +69,7 @@ def test_a_small_change_updates_the_index_and_answers_like_a_full_rebuild(seed, 
         assert second["ann_recall_at_10"] >= 0.95 and rebuilt["ann_recall_at_10"] >= 0.95
 
 
+@pytest.mark.slow  # several reindexes; the default tier keeps the equivalence and on-disk tests
 def test_the_rule_sends_large_changes_and_hnsw_to_a_full_build(seed, tmp_path):
     ws = new_workspace(tmp_path, seed.cache)
     records = slice_records()
@@ -88,6 +89,7 @@ def test_the_rule_sends_large_changes_and_hnsw_to_a_full_build(seed, tmp_path):
     assert open_index(ws.index_dir).manifest.build["reason"].startswith("hnsw is always rebuilt")
 
 
+@pytest.mark.slow  # several reindexes; the default tier keeps the equivalence and on-disk tests
 def test_updates_chain_until_the_periodic_full_rebuild(seed, tmp_path):
     ws = new_workspace(tmp_path, seed.cache)
     records = slice_records()
