@@ -21,7 +21,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-UPDATABLE_KINDS = ("flat", "ivf", "ivfsq8", "ivfpq")
+from tasks.indexing import FLAT_AND_IVF_KINDS
+
+UPDATABLE_KINDS = FLAT_AND_IVF_KINDS
 
 
 @dataclass(frozen=True)

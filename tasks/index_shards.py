@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from tasks.indexing import INDEX_KINDS, IndexSpec
+from tasks.indexing import FLAT_AND_IVF_KINDS, INDEX_KINDS, IndexSpec
 
-SHARDABLE_KINDS = ("flat", "ivf", "ivfsq8", "ivfpq")
+SHARDABLE_KINDS = FLAT_AND_IVF_KINDS
 
 
 def trained_empty(vectors: np.ndarray, spec: IndexSpec, seed: int = 0) -> bytes:

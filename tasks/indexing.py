@@ -25,6 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tasks.registry import Registry
 
 IndexKind = str  # a name in INDEX_KINDS
+# Kinds whose vectors live in rows / inverted lists with explicit ids: updated in place (tasks/incremental.py) and
+# built in shards merged in order (tasks/index_shards.py). HNSW's graph is neither.
+FLAT_AND_IVF_KINDS = ("flat", "ivf", "ivfsq8", "ivfpq")
 
 
 _NOT_BUILD_FIELDS = {"threads", "min_recall_at_10", "n_validation_queries", "tuning_margin", "incremental",

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.benchmark import steps
 from tasks.benchmark.config import BenchmarkConfig
 from tasks.config.settings import Settings
+from tasks.prefect_args import unwalked
 from tasks.tracking import Tracker
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -29,7 +30,7 @@ def open_run(config: BenchmarkConfig, settings: Settings) -> steps.BenchmarkRun:
 
 load_datasets = task(name="load_datasets", **_opts)(steps.load_datasets)
 plan_candidates = task(name="plan_candidates", **_opts)(steps.plan_candidates)
-open_workbench = task(name="prepare_dataset", **_opts)(steps.open_workbench)
+open_workbench = unwalked(task(name="prepare_dataset", **_opts)(steps.open_workbench))  # the corpus: not walked
 close_workbench = task(name="release_dataset", **_opts)(steps.close_workbench)
 evaluate = task(name="evaluate_candidate", task_run_name="{cand.name}", **_opts)(steps.evaluate)
 

@@ -1,6 +1,6 @@
 """The queries the reindex validates (and tunes) its ANN index with: what users ask, not stored vectors.
 
-Sources, in order: the golden set's queries (``gate.golden_dir``, every split), and a sample of the
+Sources, in order: the golden set's queries (``gate.golden_dir``, split ``gate.split``), and a sample of the
 service's query log (``data/querylogs/served/queries/*.jsonl``, most recent lines first) when present;
 up to ``index.n_validation_queries`` in all, half of them from the log when both exist. With neither
 (a fresh workspace without a golden set), ``validate_index`` falls back to a sample of the stored

@@ -9,7 +9,7 @@ else rebuild from scratch. An update whose ANN check misses the target falls bac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,6 @@ class IndexUpdate:
     plan: UpdatePlan | None = None
     generation: int = 0  # updates chained since the last full build
     base_version: str = ""
-    extra: dict = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """The manifest's ``build`` record (and MLflow's ``index_build``)."""
@@ -45,8 +44,11 @@ def full(reason: str) -> IndexUpdate:
 
 
 def plan_index_update(run: Any, chunks: list[Chunk], spec: IndexSpec) -> IndexUpdate:
-    """Decide full vs incremental against ``current``; for incremental, load its index (a copy) and plan."""
-    from tasks.index_artifact import IndexCorrupted, load_index_artifact
+    """Decide full vs incremental against ``current`` from its manifest and chunk keys; only for an
+    update is its index read (a copy in memory, checksums verified)."""
+    import pandas as pd
+
+    from tasks.index_artifact import CHUNKS_FILE, IndexCorrupted, load_index_artifact, read_manifest
 
     cfg = run.config.index
     if not cfg.incremental:
@@ -57,21 +59,27 @@ def plan_index_update(run: Any, chunks: list[Chunk], spec: IndexSpec) -> IndexUp
     if folder is None:
         return full("no published index to update")
     try:
-        previous = load_index_artifact(folder, mmap=False)  # a copy in memory: current's file is never written
+        manifest = read_manifest(folder)
     except IndexCorrupted as exc:
         return full(f"current is not usable ({exc})")
-    manifest = previous.manifest
     reason = _refusal(manifest, run.embedder.fingerprint, cfg, spec)
     if reason:
         return full(reason)
     generation = int(manifest.build.get("generation", 0)) + 1
     if generation > cfg.rebuild_every:
         return full(f"periodic full rebuild: {cfg.rebuild_every} updates since the last one (index.rebuild_every)")
-    plan = plan_update(list(zip(previous.chunks["id"], previous.chunks["content_hash"])),
-                       [(c.id, c.content_hash) for c in chunks])
+    try:
+        keys = pd.read_parquet(folder / CHUNKS_FILE, columns=["id", "content_hash"])
+    except (OSError, ValueError) as exc:
+        return full(f"current is not usable ({str(exc).splitlines()[0][:200]})")
+    plan = plan_update(list(zip(keys["id"], keys["content_hash"])), [(c.id, c.content_hash) for c in chunks])
     if plan.changed_share > cfg.incremental_max_changed_share:
         return full(f"{plan.changed_share:.1%} of the chunks changed > index.incremental_max_changed_share "
                     f"({cfg.incremental_max_changed_share:.0%})")
+    try:
+        previous = load_index_artifact(folder, mmap=False)  # a copy in memory: current's file is never written
+    except IndexCorrupted as exc:
+        return full(f"current is not usable ({exc})")
     previous_spec = IndexSpec(manifest.index_kind, manifest.dim, dict(manifest.index_params))
     return IndexUpdate("incremental", f"{plan.changed_share:.2%} of the chunks changed", previous_spec,
                        previous.index, plan, generation, run.store.current_version())

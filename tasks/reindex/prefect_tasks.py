@@ -11,6 +11,7 @@ from tasks.embedding import resolve_embedder_config
 from tasks.reindex import steps
 from tasks.reindex.config import ReindexConfig
 from tasks.config.settings import Settings
+from tasks.prefect_args import unwalked
 from tasks.tracking import Tracker, flatten
 
 _opts = {"cache_policy": NO_CACHE, "persist_result": False}
@@ -31,20 +32,6 @@ def open_dvc(run: steps.ReindexRun):
 
     s = run.settings
     return ensure_repo(s.workspace, s.dvc_remote_name, s.dvc_remote_url)
-
-
-def unwalked(prefect_task: Any) -> Any:
-    """Call ``prefect_task`` with its arguments ``quote``d: Prefect then does not walk them looking for
-    upstream futures. It walks every element of a list of dataclasses, and the documents and chunks of
-    a run are one each: 6.7 s per call for 100k chunks measured here, about 60% of a 100k-document
-    reindex before this (benchmarks/large_reindex.py). The task still receives the plain values."""
-    from prefect.utilities.annotations import quote
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        return prefect_task(*map(quote, args), **{k: quote(v) for k, v in kwargs.items()})
-
-    call.fn = prefect_task.fn
-    return call
 
 
 load_and_validate = task(name="load_and_validate", **_opts)(steps.load_and_validate)

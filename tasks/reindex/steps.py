@@ -213,7 +213,8 @@ def build_validated_index(run: ReindexRun, corpus: LoadedCorpus, chunks: list[Ch
             crash_point("during_incremental_update")
         else:
             index = _build_full(run, vectors, spec)
-    queries, source = _validation_query_vectors(run, spec.kind)
+    with run.stage("validate_index"):  # embedding the golden / logged queries is part of the check
+        queries, source = _validation_query_vectors(run, spec.kind)
     check = _validate(run, index, vectors, queries, source)
     if not check.ok and update.mode == "incremental":  # churn cost the update its recall: rebuild from scratch
         update = index_update.full(f"the incremental update missed the ANN target ({check.reason})")
